@@ -1,0 +1,74 @@
+// Bootstraps a fresh clone with nothing but node, npm, python3 and gcc: npm dependencies (bun
+// comes from npm), the one pinned Zig from PyPI, the Zig build; then runs tests or the benchmark.
+// It installs only into the project (node_modules/, .zig/), never globally.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync, readdirSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const zigVersion = pkg.config.zig; // the one place the Zig version is pinned
+const zigHome = join(root, ".zig");
+const bun = join(root, "node_modules", ".bin", "bun");
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
+  if (r.error) throw r.error;
+  if (r.status !== 0) {
+    console.error(`forkless bootstrap: ${cmd} ${args.join(" ")} exited with ${r.status ?? r.signal}`);
+    process.exit(r.status || 1);
+  }
+}
+
+function ensureNpm() {
+  const have = (name) => existsSync(join(root, "node_modules", name, "package.json"));
+  const want = { ...pkg.dependencies, ...pkg.devDependencies };
+  if (existsSync(bun) && Object.keys(want).every(have)) return;
+  run("npm", ["install", "--no-audit", "--no-fund"]);
+}
+
+function zigEnv() {
+  return { ...process.env, PYTHONPATH: zigHome, PYTHONDONTWRITEBYTECODE: "1" };
+}
+
+function ensureZig() {
+  const stamp = join(zigHome, "ziglang", "__init__.py");
+  const r = existsSync(stamp)
+    ? spawnSync("python3", ["-m", "ziglang", "version"], { env: zigEnv(), encoding: "utf8" })
+    : null;
+  if (r && r.status === 0 && r.stdout.trim() === zigVersion) return;
+  run("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade",
+    "--target", zigHome, `ziglang==${zigVersion}`]);
+}
+
+function newestMtime(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+function zig(args) {
+  run("python3", ["-m", "ziglang", ...args], { cwd: join(root, "zig"), env: zigEnv() });
+}
+
+function build() {
+  const lib = join(root, "zig", "zig-out", "lib", "libforkless.so");
+  const sources = Math.max(newestMtime(join(root, "zig", "src")), statSync(join(root, "zig", "build.zig")).mtimeMs);
+  if (existsSync(lib) && statSync(lib).mtimeMs >= sources) return;
+  zig(["build", "-Doptimize=ReleaseSafe"]);
+}
+
+const what = process.argv[2] ?? "build";
+ensureNpm();
+ensureZig();
+build();
+if (what === "test") {
+  zig(["build", "test", "-Doptimize=ReleaseSafe", "--summary", "all"]);
+  run(bun, ["test", ...process.argv.slice(3)]);
+} else if (what === "bench") {
+  run(bun, ["run", "bench/index.ts", ...process.argv.slice(3)]);
+}

@@ -1,0 +1,447 @@
+// The user's spawn arguments → one SpawnRequest, or the exact error Bun.spawn would throw, before
+// anything native runs. One typebox schema, compiled at module load, gates every call; only after
+// a failed Check do we walk the input again to name the first problem in Bun's order.
+// Left out on purpose: the options forkless does not implement yet throw ERR_FORKLESS_UNSUPPORTED.
+//
+// Order of validation, as probed in Bun 1.4.5 (the first failing step wins):
+//   cmd is an array → argv0 (NUL) → cwd (NUL) → ipc → signal → onDisconnect → onExit → env
+//   (object; per key: key NUL, then value NUL) → cmd not empty → cmd[0] NUL → PATH lookup →
+//   args[1..] NUL → stdio (or stdin, stderr, stdout: in that order; ignored when stdio !== undefined)
+//   → lazy, detached and the remaining options.
+// Where Bun coerces garbage (cmd: ["echo", 1], cwd: 5, detached: "yes", argv0: {}), forkless
+// rejects it with a TypeError naming the option; where Bun validates, its class, code and message.
+
+import { readFileSync } from "node:fs";
+import Type from "typebox";
+import { Compile } from "typebox/compile";
+import {
+  argError,
+  executableNotFound,
+  nullByteError,
+  unsupportedOption,
+} from "./errors.ts";
+import type { Slot, SpawnPlan, SpawnRequest } from "./plan.ts";
+
+/** Bun rejects fd numbers >= 2^31 - 1 ("file descriptor must be a valid integer"). */
+const max_fd = 2 ** 31 - 2;
+
+// ---------------------------------------------------------------------------------------------
+// The schema: exactly the supported subset. Anything else fails Check and is explained below.
+
+const FdNumber = Type.Integer({ minimum: 0, maximum: max_fd });
+const StdioValue = Type.Union([
+  Type.Undefined(),
+  Type.Null(),
+  Type.Literal("pipe"),
+  Type.Literal("inherit"),
+  Type.Literal("ignore"),
+  FdNumber,
+]);
+const Callback = Type.Function([], Type.Unknown());
+const nullable = <T extends Parameters<typeof Type.Optional>[0]>(type: T) =>
+  Type.Optional(Type.Union([type, Type.Null()]));
+/** An option forkless does not implement yet: only undefined or null pass (Bun ignores null). */
+const Absent = Type.Optional(Type.Null());
+
+/** The documented Bun options forkless rejects for now, in the order Bun reads them after stdio. */
+const unsupported_late = [
+  "lazy", "timeout", "killSignal", "maxBuffer", "uid", "gid", "cgroup", "terminal", "deathSignal",
+  "serialization",
+] as const;
+
+const Options = Type.Object({
+  argv0: nullable(Type.String()),
+  cwd: nullable(Type.String()),
+  ipc: Absent,
+  signal: Absent,
+  onDisconnect: nullable(Callback),
+  onExit: nullable(Callback),
+  env: nullable(Type.Object({})),
+  stdio: nullable(Type.Array(StdioValue)),
+  stdin: Type.Optional(StdioValue),
+  stdout: Type.Optional(StdioValue),
+  stderr: Type.Optional(StdioValue),
+  detached: nullable(Type.Boolean()),
+  lazy: Absent,
+  timeout: Absent,
+  killSignal: Absent,
+  maxBuffer: Absent,
+  uid: Absent,
+  gid: Absent,
+  cgroup: Absent,
+  terminal: Absent,
+  deathSignal: Absent,
+  serialization: Absent,
+  // No-ops on Linux in Bun, whatever their value.
+  windowsHide: Type.Optional(Type.Unknown()),
+  windowsVerbatimArguments: Type.Optional(Type.Unknown()),
+});
+
+/** [cmd, options]: the object form is checked as [options.cmd, options]. */
+const SpawnArguments = Type.Tuple([
+  Type.Array(Type.String(), { minItems: 1 }),
+  Type.Union([Type.Undefined(), Type.Null(), Options]),
+]);
+
+const validator = Compile(SpawnArguments);
+
+interface OptionsShape {
+  argv0?: string | null;
+  cwd?: string | null;
+  onExit?: SpawnRequest["onExit"] | null;
+  onDisconnect?: unknown;
+  env?: Record<string, unknown> | null;
+  stdio?: unknown[] | null;
+  stdin?: unknown;
+  stdout?: unknown;
+  stderr?: unknown;
+  detached?: boolean | null;
+  [key: string]: unknown;
+}
+
+/** After a failed Check: top-level option name ("cmd", "cwd", "stdio", …) → typebox instancePath. */
+type Issues = Map<string, string> | null;
+
+// ---------------------------------------------------------------------------------------------
+// Defaults shared by every plan. Slots are frozen because many plans hold the same objects.
+
+const slot_ignore: Slot = Object.freeze({ kind: "ignore", fd: -1 });
+const slot_pipe: Slot = Object.freeze({ kind: "pipe", fd: -1 });
+const slot_inherit: readonly Slot[] = [0, 1, 2].map((fd) => Object.freeze({ kind: "inherit", fd }) as Slot);
+const defaults_async: readonly Slot[] = [slot_ignore, slot_pipe, slot_inherit[2]!];
+const defaults_sync: readonly Slot[] = [slot_ignore, slot_pipe, slot_pipe];
+
+/**
+ * Bun's default child environment is the process's environment as it was at startup: later
+ * writes to process.env reach neither the child nor the PATH lookup (probed). /proc/self/environ
+ * is exactly that snapshot, in order. Shared by every plan that has no `env`: treat as read-only.
+ */
+const startup_envp: readonly string[] = readStartupEnv();
+const startup_path: string = startup_envp.find((entry) => entry.startsWith("PATH="))?.slice(5) ?? "";
+/** With an `env` lacking PATH (or PATH ""), Bun still finds /usr/bin programs, not /usr/sbin ones. */
+const fallback_path = "/usr/bin:/bin";
+
+function readStartupEnv(): readonly string[] {
+  try {
+    const entries = readFileSync("/proc/self/environ", "latin1").split("\0");
+    if (entries.at(-1) === "") entries.pop();
+    // latin1 keeps every byte; decode as UTF-8 the way Bun's own env map does.
+    return Object.freeze(entries.map((entry) => Buffer.from(entry, "latin1").toString("utf8")));
+  } catch {
+    return Object.freeze(Object.entries(process.env).map(([key, value]) => `${key}=${value}`));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Validates and normalises one spawn call. `first`/`second` are exactly what the user passed to
+ * spawn()/spawnSync(): `(cmd, options?)` or `({ cmd, ...options })`. Throws Bun's error otherwise.
+ */
+export function normalizeSpawn(first: unknown, second: unknown, sync: boolean): SpawnRequest {
+  let cmd: unknown;
+  let options: unknown;
+  if (Array.isArray(first)) {
+    cmd = first;
+    options = second;
+  } else if (typeof first === "object" && first !== null) {
+    // Bun ignores the second argument in the object form.
+    cmd = (first as { cmd?: unknown }).cmd;
+    options = first;
+  } else {
+    throw cmdMustBeArray();
+  }
+  const input = [cmd, options];
+  if (validator.Check(input)) {
+    return build(cmd as string[], options as OptionsShape | null | undefined, sync, null);
+  }
+  return build(cmd, options, sync, collectIssues(validator.Errors(input)));
+}
+
+function collectIssues(errors: readonly { instancePath: string }[]): Map<string, string> {
+  const issues = new Map<string, string>();
+  for (const error of errors) {
+    const parts = error.instancePath.split("/");
+    // "/0…" is cmd; "/1/<key>…" is one option; "/1" alone only restates the union failure.
+    const key = parts[1] === "0" ? "cmd" : parts.length > 2 ? decodePointer(parts[2]!) : null;
+    if (key !== null && !issues.has(key)) issues.set(key, error.instancePath);
+  }
+  return issues;
+}
+
+function decodePointer(part: string): string {
+  return part.replaceAll("~1", "/").replaceAll("~0", "~");
+}
+
+function build(cmd: unknown, raw_options: unknown, sync: boolean, issues: Issues): SpawnRequest {
+  if (!Array.isArray(cmd)) throw cmdMustBeArray();
+  if (raw_options === undefined || raw_options === null) {
+    const resolved = resolveCommand(cmd, "", startup_path, "", issues);
+    return request(resolved, startup_envp as string[], "", defaultSlots(sync), false, undefined);
+  }
+  if (typeof raw_options !== "object" || Array.isArray(raw_options)) {
+    throw invalidType("options", "argument", "an object", raw_options);
+  }
+  const options = raw_options as OptionsShape;
+  const argv0 = readString(options, "argv0", issues);
+  const cwd = readString(options, "cwd", issues);
+  rejectUnsupported(options, "ipc", issues);
+  rejectUnsupported(options, "signal", issues);
+  readCallback(options, "onDisconnect", issues);
+  const onExit = readCallback(options, "onExit", issues);
+  let envp = startup_envp as string[];
+  let path = startup_path;
+  if (options.env !== undefined && options.env !== null) {
+    if (issues?.has("env")) throw argError("ERR_INVALID_ARG_TYPE", "env must be an object");
+    const converted = convertEnv(options.env);
+    envp = converted.envp;
+    path = converted.path === "" ? fallback_path : converted.path;
+  }
+  const resolved = resolveCommand(cmd, argv0, path, cwd, issues);
+  const slots = readStdio(options, sync, issues);
+  const detached = readDetached(options, issues);
+  for (const name of unsupported_late) rejectUnsupported(options, name, issues);
+  return request(resolved, envp, cwd, slots, detached, onExit);
+}
+
+interface ResolvedCommand {
+  file: string;
+  argv: string[];
+}
+
+function request(
+  resolved: ResolvedCommand,
+  envp: string[],
+  cwd: string,
+  slots: (Slot | null)[],
+  detached: boolean,
+  onExit: SpawnRequest["onExit"],
+): SpawnRequest {
+  const plan: SpawnPlan = { file: resolved.file, argv: resolved.argv, envp, cwd, slots, detached };
+  // Bun reports launch failures against argv[0] (argv0 when given), so that is the command.
+  return { plan, command: resolved.argv[0]!, onExit };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One step per option, in Bun's order.
+
+function readString(options: OptionsShape, name: "argv0" | "cwd", issues: Issues): string {
+  const value = options[name];
+  if (issues?.has(name)) throw invalidType(pointerToPath(issues.get(name)!), "property", "of type string", value);
+  if (value === undefined || value === null || value === "") return "";
+  if (value.includes("\0")) throw nullByteError(`property 'options.${name}'`, value, true);
+  return value;
+}
+
+function readCallback(options: OptionsShape, name: "onExit" | "onDisconnect", issues: Issues) {
+  if (issues?.has(name)) throw argError("ERR_INVALID_ARG_TYPE", `${name} must be a function or undefined`);
+  const value = options[name];
+  return typeof value === "function" ? (value as SpawnRequest["onExit"]) : undefined;
+}
+
+function readDetached(options: OptionsShape, issues: Issues): boolean {
+  if (issues?.has("detached")) {
+    throw invalidType("options.detached", "property", "of type boolean", options.detached);
+  }
+  return options.detached === true;
+}
+
+function rejectUnsupported(options: OptionsShape, name: string, issues: Issues): void {
+  if (issues?.has(name)) throw unsupportedOption(`the "${name}" option`);
+}
+
+/** Bun's conversion: own enumerable string keys in property order, undefined values skipped,
+ * everything else through ToString (a Symbol throws "Cannot convert a symbol to a string"). */
+function convertEnv(env: Record<string, unknown>): { envp: string[]; path: string } {
+  const envp: string[] = [];
+  let path = "";
+  for (const key of Object.keys(env)) {
+    const raw = env[key];
+    if (raw === undefined) continue;
+    if (key.includes("\0")) throw nullByteError(`property 'options.env['${key}']'`, key, false);
+    const value = `${raw as string}`;
+    if (value.includes("\0")) throw nullByteError(`property 'options.env['${key}']'`, value, false);
+    if (key === "PATH") path = value;
+    envp.push(`${key}=${value}`);
+  }
+  return { envp, path };
+}
+
+function resolveCommand(
+  cmd: unknown[],
+  argv0: string,
+  path: string,
+  cwd: string,
+  issues: Issues,
+): ResolvedCommand {
+  if (cmd.length === 0) throw argError("ERR_INVALID_ARG_TYPE", "cmd must not be empty");
+  if (issues?.has("cmd")) throwBadCmdElement(cmd, issues.get("cmd")!);
+  const name = cmd[0];
+  if (typeof name !== "string") throw invalidType("cmd[0]", "argument", "of type string", name);
+  if (name.includes("\0")) throw nullByteError("argument 'args[0]'", name, true);
+  const file = name.includes("/") ? name : Bun.which(name, { PATH: path, cwd: cwd || undefined });
+  if (file === null) throw executableNotFound(name);
+  const argv = new Array<string>(cmd.length);
+  argv[0] = argv0 === "" ? name : argv0;
+  for (let i = 1; i < cmd.length; i++) {
+    const arg = cmd[i];
+    // Holes pass typebox's Check (Array.prototype.every skips them), so check here.
+    if (typeof arg !== "string") throw invalidType(`cmd[${i}]`, "argument", "of type string", arg);
+    if (arg.includes("\0")) throw nullByteError(`argument 'args[${i}]'`, arg, false);
+    argv[i] = arg;
+  }
+  return { file, argv };
+}
+
+function throwBadCmdElement(cmd: unknown[], instance_path: string): never {
+  const index = Number(instance_path.split("/")[2] ?? "0");
+  throw invalidType(`cmd[${index}]`, "argument", "of type string", cmd[index]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// stdio
+
+function defaultSlots(sync: boolean): (Slot | null)[] {
+  return (sync ? defaults_sync : defaults_async).slice();
+}
+
+function readStdio(options: OptionsShape, sync: boolean, issues: Issues): (Slot | null)[] {
+  const slots = defaultSlots(sync);
+  const stdio = options.stdio;
+  if (stdio === undefined) {
+    // Bun reads these three only without `stdio`, and in this order.
+    readStdioOption(slots, options.stdin, 0, "options.stdin", sync);
+    readStdioOption(slots, options.stderr, 2, "options.stderr", sync);
+    readStdioOption(slots, options.stdout, 1, "options.stdout", sync);
+    return slots;
+  }
+  if (stdio === null) return slots;
+  if (issues?.has("stdio") && !Array.isArray(stdio)) throw argError("ERR_INVALID_ARG_TYPE", "stdio must be an array");
+  for (let i = 0; i < stdio.length; i++) {
+    const slot = toSlot(stdio[i], i, sync, `options.stdio[${i}]`);
+    if (i < 3) {
+      if (slot !== undefined) slots[i] = slot;
+    } else {
+      slots.push(slot ?? null);
+    }
+  }
+  return slots;
+}
+
+function readStdioOption(slots: (Slot | null)[], value: unknown, index: number, where: string, sync: boolean): void {
+  const slot = toSlot(value, index, sync, where);
+  if (slot !== undefined) slots[index] = slot;
+}
+
+/** One stdio entry → its slot; undefined keeps the default; null at index >= 3 leaves no fd. */
+function toSlot(value: unknown, index: number, sync: boolean, where: string): Slot | null | undefined {
+  switch (value) {
+    case undefined:
+      return index < 3 ? undefined : null;
+    case null:
+    case "ignore":
+      // Bun leaves nothing at an extra index for "ignore" and null (probed: fd 3 stays closed).
+      return index < 3 ? slot_ignore : null;
+    case "pipe":
+      return slot_pipe;
+    case "inherit":
+      return index < 3 ? slot_inherit[index]! : { kind: "inherit", fd: index };
+  }
+  if (typeof value === "number") return fdSlot(value, index, where);
+  throw badStdioValue(value, index, sync, where);
+}
+
+function fdSlot(value: number, index: number, where: string): Slot {
+  // Bun's own checks first, with its messages; it truncates fractions, forkless refuses them.
+  const truncated = Math.trunc(value);
+  if (truncated < 0) throw argError("ERR_INVALID_ARG_TYPE", "file descriptor must be a positive integer");
+  if (truncated > max_fd) {
+    throw argError("ERR_INVALID_ARG_TYPE", `file descriptor must be a valid integer, received: ${value}`);
+  }
+  if (!Number.isInteger(value)) throw invalidType(where, "property", "an integer file descriptor", value);
+  if (index === 0 && (value === 1 || value === 2)) {
+    throw argError("ERR_INVALID_ARG_TYPE", "stdout and stderr cannot be used for stdin");
+  }
+  if ((index === 1 || index === 2) && value === 0) {
+    throw argError("ERR_INVALID_ARG_TYPE", "stdin cannot be used for stdout or stderr");
+  }
+  // `+ 0` turns -0 into 0.
+  return { kind: "fd", fd: value + 0 };
+}
+
+const bad_stdio_string =
+  "stdio must be an array of 'inherit', 'pipe', 'ignore', Bun.file(pathOrFd), number, or null";
+const bad_stdio_type = "stdio must be an array of 'inherit', 'ignore', or null";
+
+/** Explains a stdio value outside the supported set: Bun's error where Bun rejects it too,
+ * ERR_FORKLESS_UNSUPPORTED where Bun supports it and forkless does not yet. */
+function badStdioValue(value: unknown, index: number, sync: boolean, where: string): Error {
+  if (value === "socket-fd") {
+    if (index < 3) return argError("ERR_INVALID_ARG_TYPE", "stdio: 'socket-fd' is only supported at indices >= 3");
+    if (sync) return argError("ERR_INVALID_ARG_TYPE", "stdio: 'socket-fd' cannot be used with spawnSync");
+    return unsupportedOption(`${where} as "socket-fd"`);
+  }
+  if (typeof value === "string") return argError("ERR_INVALID_ARG_TYPE", bad_stdio_string);
+  if (typeof value !== "object" || value === null) return argError("ERR_INVALID_ARG_TYPE", bad_stdio_type);
+  const stream = index === 0 ? "stdin" : index === 1 ? "stdout" : index === 2 ? "stderr" : null;
+  if (value instanceof ReadableStream) {
+    if (stream === null) return argError("ERR_INVALID_ARG_TYPE", `ReadableStream cannot be used for stdio[${index}] yet`);
+    if (sync) return argError("ERR_INVALID_ARG_TYPE", `'${stream}' ReadableStream cannot be used in sync mode`);
+    return unsupportedOption(`${where} as a ReadableStream`);
+  }
+  const kind = bodyKind(value);
+  if (kind === null) return argError("ERR_INVALID_ARG_TYPE", bad_stdio_type);
+  if (index === 0 || kind === "a Bun.file()" || (index >= 3 && kind === "an ArrayBuffer")) {
+    return unsupportedOption(`${where} as ${kind}`);
+  }
+  if (index >= 3) return argError("ERR_INVALID_ARG_TYPE", `Blob cannot be used for stdio[${index}] yet`);
+  if (kind === "an ArrayBuffer") return argError("ERR_INVALID_ARG_TYPE", "ArrayBufferView cannot be used for stdout/stderr yet");
+  if (kind === "a Request") return unsupportedOption(`${where} as a Request`);
+  return argError("ERR_INVALID_ARG_TYPE", "Blobs are immutable, and cannot be used for stdout/stderr");
+}
+
+/** The body-like objects Bun accepts somewhere in stdio; null for anything else. */
+function bodyKind(value: object): string | null {
+  if (value instanceof Blob) {
+    // Bun.file() is a Blob backed by a path or fd; Bun.inspect is the only tell (error path only).
+    return Bun.inspect(value).startsWith("FileRef") ? "a Bun.file()" : "a Blob";
+  }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
+    return "an ArrayBuffer";
+  }
+  if (value instanceof Response) return "a Response";
+  if (value instanceof Request) return "a Request";
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages for what Bun does not validate itself.
+
+function cmdMustBeArray(): Error {
+  return argError("ERR_INVALID_ARG_TYPE", "cmd must be an array");
+}
+
+/** `The "options.cwd" property must be of type string. Received type number (5)` */
+function invalidType(path: string, kind: "argument" | "property", expected: string, value: unknown): Error {
+  return argError("ERR_INVALID_ARG_TYPE", `The "${path}" ${kind} must be ${expected}. Received ${describe(value)}`);
+}
+
+/** "/1/stdio/3" → "options.stdio[3]", "/0/2" → "cmd[2]". */
+function pointerToPath(instance_path: string): string {
+  const parts = instance_path.split("/").slice(1).map(decodePointer);
+  let path = parts[0] === "0" ? "cmd" : "options";
+  for (const part of parts.slice(1)) path += /^\d+$/.test(part) ? `[${part}]` : `.${part}`;
+  return path;
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
+  if (typeof value === "object") {
+    if (Array.isArray(value)) return "an instance of Array";
+    const name = (value as { constructor?: { name?: string } }).constructor?.name;
+    return name ? `an instance of ${name}` : Bun.inspect(value);
+  }
+  const shown = typeof value === "string" ? `'${value.length > 28 ? value.slice(0, 25) + "..." : value}'` : String(value);
+  return `type ${typeof value} (${shown})`;
+}

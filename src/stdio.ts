@@ -1,0 +1,80 @@
+// The parent's ends of "pipe" slots as the objects Bun hands out: a ReadableStream for stdout and
+// stderr, a FileSink for stdin. Bun never closes an fd it was given by number, so these wrappers
+// close it themselves: at EOF, on cancel, on end()/close(), and (as a backstop) when collected.
+import { closeFd } from "./native.ts";
+import type { FileSink } from "bun";
+
+const orphans = new FinalizationRegistry<number>((fd) => closeFd(fd));
+
+/** A byte stream over a socket end we own; the fd is closed exactly once, when it is done. */
+export function readableFromFd(fd: number): ReadableStream<Uint8Array> {
+  let closed = false;
+  const release = () => {
+    if (closed) return;
+    closed = true;
+    orphans.unregister(token);
+    closeFd(fd);
+  };
+  const token = {};
+  const reader = Bun.file(fd).stream().getReader();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          release();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (error) {
+        release();
+        controller.error(error);
+      }
+    },
+    async cancel(reason) {
+      try {
+        await reader.cancel(reason);
+      } finally {
+        release();
+      }
+    },
+  });
+  orphans.register(stream, fd, token);
+  return stream;
+}
+
+/** A FileSink on a socket end we own; end() and close() close the fd once the data is flushed. */
+export function sinkFromFd(fd: number): FileSink {
+  const sink = Bun.file(fd).writer();
+  const token = {};
+  let closed = false;
+  const release = () => {
+    if (closed) return;
+    closed = true;
+    orphans.unregister(token);
+    closeFd(fd);
+  };
+  const after = <T>(result: T): T => {
+    if (result instanceof Promise) result.then(release, release);
+    else release();
+    return result;
+  };
+  const end = sink.end.bind(sink);
+  const close = (sink as any).close?.bind(sink) as ((error?: Error) => unknown) | undefined;
+  Object.defineProperty(sink, "end", { value: (error?: Error) => after(end(error)), configurable: true, writable: true });
+  if (close) Object.defineProperty(sink, "close", { value: (error?: Error) => after(close(error)), configurable: true, writable: true });
+  orphans.register(sink, fd, token);
+  return sink;
+}
+
+/** An fd no object was made for yet (a stream nobody asked for): closed when the owner goes. */
+export function closeWhenCollected(owner: object, fd: number): object {
+  const token = {};
+  orphans.register(owner, fd, token);
+  return token;
+}
+
+export function forget(token: object): void {
+  orphans.unregister(token);
+}

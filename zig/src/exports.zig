@@ -1,0 +1,80 @@
+//! The C ABI surface: the only `export fn`s. Six symbols, one FFI call per spawn. Every pointer
+//! received here is used only during the call; nothing keeps a JS pointer.
+const std = @import("std");
+const abi = @import("abi.zig");
+const launch = @import("launch.zig");
+const reaper = @import("reaper.zig");
+const sync = @import("sync.zig");
+
+var init_once = std.once(initEngine);
+var init_errno: i32 = 0;
+var notify_fn: ?reaper.Notify = null;
+
+fn initEngine() void {
+    init_errno = launch.init();
+    if (init_errno == 0) init_errno = reaper.init(notify_fn);
+}
+
+/// Starts the engine (once) and returns the ABI version, or 0 if it could not start.
+/// `notify` is called from the reaper thread when completions are waiting.
+export fn forkless_init(notify: ?reaper.Notify) u32 {
+    notify_fn = notify;
+    init_once.call();
+    return if (init_errno == 0) abi.version else 0;
+}
+
+fn resultFds(result: *abi.SpawnResult, request: [*]const u8) []i32 {
+    const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
+    const fds: [*]i32 = @ptrCast(@alignCast(@as([*]u8, @ptrCast(result)) + @sizeOf(abi.SpawnResult)));
+    return fds[0..@min(header.slot_count, abi.max_slots)];
+}
+
+/// Launches one child without waiting for its exec. Returns 0, or -1 with result.stage/errno.
+export fn forkless_spawn(request: [*]const u8, len: usize, result: *abi.SpawnResult) i32 {
+    result.* = .{ .id = 0, .pid = -1, .stage = .none, .errno = 0 };
+    const fds = resultFds(result, request);
+    switch (launch.start(request[0..len], fds, false)) {
+        .ok => |l| {
+            result.pid = l.pid;
+            result.id = reaper.add(l) orelse {
+                // Cannot be watched: nothing would ever reap it. Undo the launch entirely.
+                _ = std.os.linux.pidfd_send_signal(l.pidfd, 9, null, 0);
+                result.stage = .resource;
+                result.errno = 11;
+                return -1;
+            };
+            return 0;
+        },
+        .failed => |f| {
+            result.stage = f.stage;
+            result.errno = f.errno;
+            return -1;
+        },
+    }
+}
+
+export fn forkless_spawn_sync(request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
+    const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
+    sync.run(request[0..len], fds[0..@min(header.slot_count, abi.max_slots)], result);
+    return if (result.stage == .none) 0 else -1;
+}
+
+/// Sends `sig` through the child's pidfd (no pid-reuse race). Returns 0 or a positive errno
+/// (ESRCH once the child has been reaped).
+export fn forkless_kill(id: u32, sig: i32) i32 {
+    return reaper.kill(id, sig);
+}
+
+/// Copies up to `capacity` completions into `out`; returns how many.
+export fn forkless_drain(out: [*]abi.Completion, capacity: u32) u32 {
+    return @intCast(reaper.drain(out[0..capacity]));
+}
+
+export fn forkless_free(ptr: ?*anyopaque) void {
+    std.c.free(ptr);
+}
+
+test {
+    _ = @import("fdplan.zig");
+    _ = @import("engine_test.zig");
+}

@@ -1,0 +1,288 @@
+//! The parent's half of one launch: check the request, make every resource the child needs
+//! (all before clone: nothing is allocated after), clone onto an engine-owned stack, and hand
+//! back pid, pidfd and the parent's pipe ends. On any failure everything made so far is undone.
+const std = @import("std");
+const linux = std.os.linux;
+const sys = @import("sys.zig");
+const abi = @import("abi.zig");
+const child = @import("child.zig");
+
+const allocator = std.heap.raw_c_allocator;
+
+/// What one launch owns until the child has exec'd (or failed): the child's Args and the
+/// memory they point into, and the stack it runs on.
+pub const Launch = struct {
+    args: child.Args,
+    block: []align(16) u8,
+    stack: []align(std.heap.page_size_min) u8,
+    /// Read end of the error pipe; the reaper (or spawnSync) reads it.
+    err_fd: i32,
+    pid: i32,
+    pidfd: i32,
+    /// Read by the parent only, before clone: the child enters the cwd by fd.
+    cwd_path: ?[*:0]const u8,
+
+    /// Frees what the child was using. Only after EOF or a report on the error pipe.
+    pub fn release(self: *Launch) void {
+        stacks.put(self.stack);
+        allocator.free(self.block);
+    }
+};
+
+pub const Failure = struct { stage: abi.Stage, errno: i32 };
+
+pub const Outcome = union(enum) { ok: *Launch, failed: Failure };
+
+/// The engine's one /dev/null, the source of every "ignore" slot. Opened by `init`.
+pub var devnull_fd: i32 = -1;
+
+pub fn init() i32 {
+    const rc = sys.openat(sys.AT_FDCWD, "/dev/null", sys.O_RDWR | sys.O_CLOEXEC);
+    if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
+    devnull_fd = sys.asFd(rc);
+    return 0;
+}
+
+/// Launches the request. `parent_fds` receives, per slot, the parent's end of a "pipe" slot
+/// (O_NONBLOCK, O_CLOEXEC) or -1. With `vfork` the call returns only after the child exec'd or
+/// died (spawnSync blocks anyway); without it, it returns as soon as the clone exists.
+pub fn start(request: []const u8, parent_fds: []i32, vfork: bool) Outcome {
+    const parsed = parse(request) orelse return .{ .failed = .{ .stage = .resource, .errno = sys.EINVAL } };
+    std.debug.assert(parent_fds.len == parsed.slots.len);
+    const launch = build(parsed) orelse return .{ .failed = .{ .stage = .resource, .errno = sys.ENOMEM } };
+    var made = Made{};
+    if (prepare(launch, parsed, parent_fds, &made)) |failure| {
+        made.undo(parent_fds);
+        launch.release();
+        return .{ .failed = failure };
+    }
+    if (clone(launch, vfork)) |errno| {
+        made.undo(parent_fds);
+        launch.release();
+        return .{ .failed = .{ .stage = .resource, .errno = errno } };
+    }
+    // The child has its own copy of the fd table now: our copies of its ends can go at once.
+    made.closeChildEnds();
+    return .{ .ok = launch };
+}
+
+const Parsed = struct {
+    header: abi.RequestHeader,
+    slots: []align(1) const abi.Slot,
+    strings: []const u8,
+};
+
+/// The request comes from native.ts; a malformed one is our bug, reported as EINVAL.
+fn parse(request: []const u8) ?Parsed {
+    if (request.len < @sizeOf(abi.RequestHeader)) return null;
+    const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
+    if (header.abi != abi.version or header.slot_count < 3 or header.slot_count > abi.max_slots) return null;
+    const slots_end = @sizeOf(abi.RequestHeader) + header.slot_count * @sizeOf(abi.Slot);
+    if (request.len < slots_end or request[request.len - 1] != 0) return null;
+    const strings = request[slots_end..];
+    const want = 1 + @as(usize, @intFromBool(header.flags & abi.flag_cwd != 0)) + header.argc + header.envc;
+    if (std.mem.count(u8, strings, "\x00") != want or header.argc == 0) return null;
+    return .{
+        .header = header,
+        .slots = std.mem.bytesAsSlice(abi.Slot, request[@sizeOf(abi.RequestHeader)..slots_end]),
+        .strings = strings,
+    };
+}
+
+/// One allocation holds the Launch, argv/envp pointer arrays, the sources and the strings.
+fn build(p: Parsed) ?*Launch {
+    const argc = p.header.argc;
+    const envc = p.header.envc;
+    const ptrs_bytes = (argc + 1 + envc + 1) * @sizeOf(usize);
+    const sources_bytes = p.slots.len * @sizeOf(i32);
+    const total = @sizeOf(Launch) + ptrs_bytes + sources_bytes + p.strings.len;
+    const block = allocator.alignedAlloc(u8, .@"16", total) catch return null;
+    const stack = stacks.get() orelse {
+        allocator.free(block);
+        return null;
+    };
+    const launch: *Launch = @ptrCast(block.ptr);
+    const ptrs: [*]?[*:0]const u8 = @ptrCast(@alignCast(block.ptr + @sizeOf(Launch)));
+    const sources: [*]i32 = @ptrCast(@alignCast(block.ptr + @sizeOf(Launch) + ptrs_bytes));
+    const strings = block[total - p.strings.len ..];
+    @memcpy(strings, p.strings);
+
+    var it = std.mem.splitScalar(u8, strings[0 .. strings.len - 1], 0);
+    const file: [*:0]const u8 = @ptrCast(it.next().?.ptr);
+    var cwd_path: ?[*:0]const u8 = null;
+    if (p.header.flags & abi.flag_cwd != 0) cwd_path = @ptrCast(it.next().?.ptr);
+    for (0..argc) |i| ptrs[i] = @ptrCast(it.next().?.ptr);
+    ptrs[argc] = null;
+    for (0..envc) |i| ptrs[argc + 1 + i] = @ptrCast(it.next().?.ptr);
+    ptrs[argc + 1 + envc] = null;
+    for (sources[0..p.slots.len]) |*s| s.* = -1;
+
+    launch.* = .{
+        .args = .{
+            .file = file,
+            .argv = @ptrCast(ptrs),
+            .envp = @ptrCast(ptrs + argc + 1),
+            .cwd_fd = -1,
+            .detached = p.header.flags & abi.flag_detached != 0,
+            .sources = sources[0..p.slots.len],
+            .err_fd = -1,
+        },
+        .block = block,
+        .stack = stack,
+        .err_fd = -1,
+        .pid = -1,
+        .pidfd = -1,
+        .cwd_path = cwd_path,
+    };
+    return launch;
+}
+
+/// The fds this launch made, so a failure can undo exactly them.
+const Made = struct {
+    cwd_fd: i32 = -1,
+    err_write: i32 = -1,
+    child_ends: [abi.max_slots]i32 = undefined,
+    child_end_count: usize = 0,
+    launch: ?*Launch = null,
+
+    fn closeChildEnds(self: *Made) void {
+        for (self.child_ends[0..self.child_end_count]) |fd| sys.close(fd);
+        if (self.err_write >= 0) sys.close(self.err_write);
+        if (self.cwd_fd >= 0) sys.close(self.cwd_fd);
+        self.* = .{};
+    }
+
+    fn undo(self: *Made, parent_fds: []i32) void {
+        for (parent_fds) |*fd| if (fd.* >= 0) {
+            sys.close(fd.*);
+            fd.* = -1;
+        };
+        if (self.launch) |l| if (l.err_fd >= 0) sys.close(l.err_fd);
+        self.closeChildEnds();
+    }
+};
+
+/// Everything the child needs, checked and made before clone, so that the errors Bun reports
+/// synchronously (missing cwd, not executable, bad fd) are reported synchronously here too.
+fn prepare(launch: *Launch, p: Parsed, parent_fds: []i32, made: *Made) ?Failure {
+    made.launch = launch;
+    for (parent_fds) |*fd| fd.* = -1;
+    var dir: i32 = sys.AT_FDCWD;
+    if (launch.cwd_path) |cwd| {
+        const rc = sys.openat(sys.AT_FDCWD, cwd, sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC);
+        if (sys.errnoOf(rc) != 0) return .{ .stage = .cwd, .errno = sys.errnoOf(rc) };
+        dir = sys.asFd(rc);
+        made.cwd_fd = dir;
+    }
+    launch.args.cwd_fd = made.cwd_fd;
+    if (checkExecutable(dir, launch.args.file)) |errno| return .{ .stage = .exec, .errno = errno };
+
+    const sources = @constCast(launch.args.sources);
+    for (p.slots, 0..) |slot, i| {
+        sources[i] = switch (slot.kind) {
+            .none => -1,
+            .ignore => devnull_fd,
+            .inherit, .fd => blk: {
+                if (sys.errnoOf(sys.fcntl(slot.fd, sys.F_GETFD, 0)) != 0) return .{ .stage = .fd, .errno = sys.EBADF };
+                break :blk slot.fd;
+            },
+            .pipe => blk: {
+                var pair: [2]i32 = undefined;
+                const rc = linux.socketpair(linux.AF.UNIX, linux.SOCK.STREAM | linux.SOCK.CLOEXEC, 0, &pair);
+                if (sys.errnoOf(rc) != 0) return .{ .stage = .resource, .errno = sys.errnoOf(rc) };
+                parent_fds[i] = pair[0];
+                made.child_ends[made.child_end_count] = pair[1];
+                made.child_end_count += 1;
+                _ = sys.fcntl(pair[0], sys.F_SETFL, sys.O_NONBLOCK | sys.O_RDWR);
+                break :blk pair[1];
+            },
+            _ => return .{ .stage = .resource, .errno = sys.EINVAL },
+        };
+    }
+    var pipe: [2]i32 = undefined;
+    const rc = linux.pipe2(&pipe, .{ .CLOEXEC = true });
+    if (sys.errnoOf(rc) != 0) return .{ .stage = .resource, .errno = sys.errnoOf(rc) };
+    launch.err_fd = pipe[0];
+    launch.args.err_fd = pipe[1];
+    made.err_write = pipe[1];
+    return null;
+}
+
+/// execve would fail the same way, but only after spawn() returned; Bun reports these at once.
+fn checkExecutable(dir: i32, file: [*:0]const u8) ?i32 {
+    var st: linux.Stat = undefined;
+    const rc = linux.fstatat(dir, file, &st, 0);
+    if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
+    if (st.mode & linux.S.IFMT == linux.S.IFDIR) return sys.EACCES;
+    const access = linux.faccessat(dir, file, linux.X_OK, 0);
+    if (sys.errnoOf(access) != 0) return sys.errnoOf(access);
+    return null;
+}
+
+const CLONE_VM = 0x100;
+const CLONE_PIDFD = 0x1000;
+const CLONE_VFORK = 0x4000;
+
+/// CLONE_VM without CLONE_VFORK: the parent returns at once while the child runs on its own
+/// stack in our memory. No exit signal (the low byte is 0): Bun's SIGCHLD handling never hears
+/// of our children and a waitpid(-1) elsewhere cannot steal them (only __WALL waits see them).
+fn clone(launch: *Launch, vfork: bool) ?i32 {
+    // Block everything on this thread around clone so that none of our handlers can run in the
+    // child before it resets them; the child starts with this full mask and empties it itself.
+    const all: u64 = ~@as(u64, 0);
+    var old: u64 = 0;
+    _ = sys.sigprocmask(sys.SIG_SETMASK, &all, &old);
+    defer _ = sys.sigprocmask(sys.SIG_SETMASK, &old, null);
+    var pidfd: i32 = -1;
+    const flags: u32 = CLONE_VM | CLONE_PIDFD | @as(u32, if (vfork) CLONE_VFORK else 0);
+    const top = @intFromPtr(launch.stack.ptr) + launch.stack.len;
+    const rc = linux.clone(child.main, top, flags, @intFromPtr(&launch.args), &pidfd, 0, null);
+    if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
+    launch.pid = @intCast(rc);
+    launch.pidfd = pidfd;
+    return null;
+}
+
+/// Child stacks, reused: an mmap per spawn costs more than the rest of the parent's work.
+/// Bounded both in what is kept (free list) and in what may be out at once.
+const stacks = struct {
+    const page = std.heap.page_size_min;
+    /// The child path needs a few KiB; the rest is margin. The lowest page is a guard.
+    const stack_bytes = 64 * 1024;
+    const keep_max = 64;
+    const outstanding_max = 4096;
+
+    var mutex: std.Thread.Mutex = .{};
+    var free: [keep_max][]align(page) u8 = undefined;
+    var free_count: usize = 0;
+    var outstanding: usize = 0;
+
+    fn get() ?[]align(page) u8 {
+        mutex.lock();
+        defer mutex.unlock();
+        if (free_count > 0) {
+            free_count -= 1;
+            outstanding += 1;
+            return free[free_count];
+        }
+        if (outstanding >= outstanding_max) return null;
+        const rc = linux.mmap(null, stack_bytes, linux.PROT.READ | linux.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .STACK = true, .NORESERVE = true }, -1, 0);
+        if (sys.errnoOf(rc) != 0) return null;
+        const mem: [*]align(page) u8 = @ptrFromInt(rc);
+        _ = linux.mprotect(mem, page, linux.PROT.NONE);
+        outstanding += 1;
+        return mem[0..stack_bytes];
+    }
+
+    fn put(stack: []align(page) u8) void {
+        mutex.lock();
+        defer mutex.unlock();
+        outstanding -= 1;
+        if (free_count < keep_max) {
+            free[free_count] = stack;
+            free_count += 1;
+        } else {
+            _ = linux.munmap(stack.ptr, stack.len);
+        }
+    }
+};

@@ -1,0 +1,224 @@
+//! One thread that watches every async child: epoll over each child's error pipe (EOF = it
+//! exec'd, so its stack and request can be freed) and its pidfd (readable = it ended). It reaps
+//! exactly that child with waitid(P_PIDFD) — never waitpid(-1), which would steal Bun's — and
+//! queues a Completion for JS, which it wakes through one notify callback per batch.
+const std = @import("std");
+const linux = std.os.linux;
+const sys = @import("sys.zig");
+const abi = @import("abi.zig");
+const launch_mod = @import("launch.zig");
+const child = @import("child.zig");
+const Launch = launch_mod.Launch;
+
+const Child = struct {
+    pid: i32 = -1,
+    pidfd: i32 = -1,
+    /// Until the error pipe spoke: the launch (stack, request) the child may still be using.
+    launch: ?*Launch = null,
+    stage: abi.Stage = .none,
+    errno: i32 = 0,
+    /// Bumped each time the slot is reused, so a stale id from JS never reaches a new child.
+    generation: u32 = 0,
+    live: bool = false,
+};
+
+pub const Notify = *const fn () callconv(.c) void;
+
+/// The bound on children watched at once (each holds a pidfd), and so on queued completions.
+/// Both tables are reserved once at init; the reaper thread never allocates.
+pub const max_children = 1 << index_bits;
+const index_bits = 14;
+
+var mutex: std.Thread.Mutex = .{};
+var table: []Child = &.{};
+var free_slots: []u32 = &.{};
+var free_count: usize = 0;
+/// A ring of completions waiting for JS. Never fuller than max_children: a child leaves the
+/// table before its completion enters the ring, and add() checks both together.
+var ring: []abi.Completion = &.{};
+var ring_head: usize = 0;
+var ring_len: usize = 0;
+/// True from the moment a notify is sent until JS drains the ring: one wake per batch.
+var notified: bool = false;
+var notify: ?Notify = null;
+var epoll_fd: i32 = -1;
+
+pub fn init(notify_fn: ?Notify) i32 {
+    notify = notify_fn;
+    // page_allocator: untouched pages cost nothing, and it works the same inside any runtime.
+    const pages = std.heap.page_allocator;
+    table = pages.alloc(Child, max_children) catch return sys.ENOMEM;
+    free_slots = pages.alloc(u32, max_children) catch return sys.ENOMEM;
+    ring = pages.alloc(abi.Completion, max_children) catch return sys.ENOMEM;
+    for (table, 0..) |*c, i| {
+        c.* = .{};
+        free_slots[i] = @intCast(max_children - 1 - i);
+    }
+    free_count = max_children;
+    const rc = linux.epoll_create1(linux.EPOLL.CLOEXEC);
+    if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
+    epoll_fd = sys.asFd(rc);
+    const thread = std.Thread.spawn(.{ .stack_size = 256 * 1024 }, loop, .{}) catch return sys.EAGAIN;
+    thread.detach();
+    return 0;
+}
+
+fn idOf(index: u32, c: *const Child) u32 {
+    return (c.generation << index_bits) | index;
+}
+
+fn lookup(id: u32) ?*Child {
+    const c = &table[id & (max_children - 1)];
+    return if (c.live and idOf(id & (max_children - 1), c) == id) c else null;
+}
+
+/// Takes ownership of a started launch; returns the id JS uses for kill and completions, or
+/// null when max_children are already running or waiting to be drained.
+pub fn add(launch: *Launch) ?u32 {
+    mutex.lock();
+    defer mutex.unlock();
+    if (free_count == 0 or ring_len + (max_children - free_count) >= max_children) return null;
+    free_count -= 1;
+    const index = free_slots[free_count];
+    const c = &table[index];
+    // Generation 0 is never used, so no id is 0.
+    c.generation = (c.generation +% 1) & ((1 << (32 - index_bits)) - 1);
+    if (c.generation == 0) c.generation = 1;
+    c.* = .{ .pid = launch.pid, .pidfd = launch.pidfd, .launch = launch, .generation = c.generation, .live = true };
+    const id = idOf(index, c);
+    watch(launch.err_fd, id, true);
+    watch(launch.pidfd, id, false);
+    return id;
+}
+
+fn watch(fd: i32, id: u32, is_err_pipe: bool) void {
+    var ev = linux.epoll_event{ .events = linux.EPOLL.IN, .data = .{ .u64 = (@as(u64, id) << 1) | @intFromBool(is_err_pipe) } };
+    // Cannot fail for a fresh, valid fd on our own epoll short of ENOMEM; then we would never
+    // hear of the child, so treat it as fatal rather than leak a zombie silently.
+    const rc = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_ADD, fd, &ev);
+    if (sys.errnoOf(rc) != 0) std.debug.panic("forkless: epoll_ctl failed with errno {d}", .{sys.errnoOf(rc)});
+}
+
+pub fn kill(id: u32, sig: i32) i32 {
+    mutex.lock();
+    defer mutex.unlock();
+    const c = lookup(id) orelse return sys.ESRCH;
+    return sys.errnoOf(sys.pidfdSendSignal(c.pidfd, sig));
+}
+
+/// Copies up to out.len completions, oldest first.
+pub fn drain(out: []abi.Completion) usize {
+    mutex.lock();
+    defer mutex.unlock();
+    const n = @min(out.len, ring_len);
+    for (out[0..n]) |*o| {
+        o.* = ring[ring_head];
+        ring_head = (ring_head + 1) % ring.len;
+    }
+    ring_len -= n;
+    if (ring_len == 0) notified = false;
+    return n;
+}
+
+fn loop() void {
+    var events: [64]linux.epoll_event = undefined;
+    while (true) {
+        const rc = linux.epoll_wait(epoll_fd, &events, events.len, -1);
+        if (sys.errnoOf(rc) == sys.EINTR) continue;
+        if (sys.errnoOf(rc) != 0) std.debug.panic("forkless: epoll_wait failed with errno {d}", .{sys.errnoOf(rc)});
+        var wake = false;
+        mutex.lock();
+        for (events[0..rc]) |ev| {
+            const id: u32 = @intCast(ev.data.u64 >> 1);
+            const c = lookup(id) orelse continue;
+            if (ev.data.u64 & 1 != 0) {
+                execSettled(c);
+            } else {
+                reap(id, c);
+                wake = true;
+            }
+        }
+        if (wake and !notified) {
+            notified = true;
+        } else wake = false;
+        mutex.unlock();
+        if (wake) if (notify) |f| f();
+    }
+}
+
+/// The error pipe spoke: EOF (the child exec'd) or a Report (it failed and is exiting). Either
+/// way the child no longer touches its stack or request.
+fn execSettled(c: *Child) void {
+    const l = c.launch orelse return;
+    const report = readReport(l.err_fd);
+    c.stage = report.stage;
+    c.errno = report.errno;
+    sys.close(l.err_fd); // also drops it from the epoll set
+    l.release();
+    c.launch = null;
+}
+
+pub fn readReport(err_fd: i32) child.Report {
+    var report = child.Report{ .stage = .none, .errno = 0 };
+    while (true) {
+        const n = sys.read(err_fd, std.mem.asBytes(&report));
+        if (sys.errnoOf(n) == sys.EINTR) continue;
+        if (n != @sizeOf(child.Report)) report = .{ .stage = .none, .errno = 0 };
+        return report;
+    }
+}
+
+/// The pidfd is readable: the child ended. Reap it and queue its completion.
+fn reap(id: u32, c: *Child) void {
+    execSettled(c); // its error pipe is at EOF or holds the report by now
+    var info: sys.Siginfo = undefined;
+    var usage: linux.rusage = undefined;
+    const rc = sys.waitid(sys.P_PIDFD, c.pidfd, &info, sys.WEXITED | sys.__WALL, &usage);
+    if (sys.errnoOf(rc) != 0) std.debug.panic("forkless: waitid on our own child failed with errno {d}", .{sys.errnoOf(rc)});
+    var done = completion(id, c.pid, &info, &usage);
+    done.stage = c.stage;
+    done.errno = c.errno;
+    sys.close(c.pidfd);
+    c.live = false;
+    free_slots[free_count] = id & (max_children - 1);
+    free_count += 1;
+    std.debug.assert(ring_len < ring.len);
+    ring[(ring_head + ring_len) % ring.len] = done;
+    ring_len += 1;
+}
+
+pub fn completion(id: u32, pid: i32, info: *const sys.Siginfo, usage: *const linux.rusage) abi.Completion {
+    const exited = info.code == sys.CLD_EXITED;
+    return .{
+        .id = id,
+        .pid = pid,
+        .exit_code = if (exited) info.status else -1,
+        .signal = if (exited) 0 else info.status,
+        .stage = .none,
+        .errno = 0,
+        .rusage = rusageOf(usage),
+    };
+}
+
+fn rusageOf(u: *const linux.rusage) abi.Rusage {
+    return .{
+        .utime_sec = u.utime.sec,
+        .utime_usec = u.utime.usec,
+        .stime_sec = u.stime.sec,
+        .stime_usec = u.stime.usec,
+        .maxrss_kib = u.maxrss,
+        .ixrss = u.ixrss,
+        .idrss = u.idrss,
+        .isrss = u.isrss,
+        .minflt = u.minflt,
+        .majflt = u.majflt,
+        .nswap = u.nswap,
+        .inblock = u.inblock,
+        .oublock = u.oublock,
+        .msgsnd = u.msgsnd,
+        .msgrcv = u.msgrcv,
+        .nsignals = u.nsignals,
+        .nvcsw = u.nvcsw,
+        .nivcsw = u.nivcsw,
+    };
+}

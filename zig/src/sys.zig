@@ -1,0 +1,151 @@
+//! Thin raw-syscall wrappers. They never touch errno, TLS or locks, so the child may call them
+//! between clone and execve; each returns the kernel's result and `errnoOf` reads the failure.
+const std = @import("std");
+const linux = std.os.linux;
+
+pub const fd_t = i32;
+
+/// The positive errno of a raw syscall result, or 0 when it succeeded.
+pub inline fn errnoOf(rc: usize) i32 {
+    const signed: isize = @bitCast(rc);
+    return if (signed < 0 and signed > -4096) @intCast(-signed) else 0;
+}
+
+pub inline fn asFd(rc: usize) fd_t {
+    return @intCast(@as(isize, @bitCast(rc)));
+}
+
+pub const EBADF = 9;
+pub const EAGAIN = 11;
+pub const ENOMEM = 12;
+pub const EACCES = 13;
+pub const EINTR = 4;
+pub const EINVAL = 22;
+pub const ENOSYS = 38;
+pub const ESRCH = 3;
+pub const ECHILD = 10;
+
+pub const F_DUPFD_CLOEXEC = 1030;
+pub const F_GETFD = 1;
+pub const F_SETFD = 2;
+pub const F_GETFL = 3;
+pub const F_SETFL = 4;
+pub const FD_CLOEXEC = 1;
+pub const O_NONBLOCK = 0o4000;
+pub const O_CLOEXEC = 0o2000000;
+pub const O_DIRECTORY = 0o200000;
+pub const O_PATH = 0o10000000;
+pub const O_RDWR = 2;
+pub const O_RDONLY = 0;
+pub const AT_FDCWD: fd_t = -100;
+pub const CLOSE_RANGE_CLOEXEC = 1 << 2;
+
+pub fn close(fd: fd_t) void {
+    _ = linux.syscall1(.close, @bitCast(@as(isize, fd)));
+}
+
+pub fn dupfdCloexec(fd: fd_t, min: fd_t) usize {
+    return fcntl(fd, F_DUPFD_CLOEXEC, @intCast(min));
+}
+
+pub fn dup2(src: fd_t, dst: fd_t) usize {
+    return linux.syscall3(.dup3, @bitCast(@as(isize, src)), @bitCast(@as(isize, dst)), 0);
+}
+
+pub fn fcntl(fd: fd_t, cmd: usize, arg: usize) usize {
+    return linux.syscall3(.fcntl, @bitCast(@as(isize, fd)), cmd, arg);
+}
+
+pub fn setCloexec(fd: fd_t, on: bool) usize {
+    return fcntl(fd, F_SETFD, if (on) FD_CLOEXEC else 0);
+}
+
+pub fn closeRangeCloexec(first: u32, last: u32) usize {
+    return linux.syscall3(.close_range, first, last, CLOSE_RANGE_CLOEXEC);
+}
+
+pub fn openat(dir: fd_t, path: [*:0]const u8, flags: u32) usize {
+    return linux.syscall4(.openat, @bitCast(@as(isize, dir)), @intFromPtr(path), flags, 0);
+}
+
+pub fn getdents64(fd: fd_t, buf: [*]u8, len: usize) usize {
+    return linux.syscall3(.getdents64, @bitCast(@as(isize, fd)), @intFromPtr(buf), len);
+}
+
+pub fn fchdir(fd: fd_t) usize {
+    return linux.syscall1(.fchdir, @bitCast(@as(isize, fd)));
+}
+
+pub fn setsid() usize {
+    return linux.syscall0(.setsid);
+}
+
+pub fn write(fd: fd_t, bytes: []const u8) usize {
+    return linux.syscall3(.write, @bitCast(@as(isize, fd)), @intFromPtr(bytes.ptr), bytes.len);
+}
+
+pub fn read(fd: fd_t, buf: []u8) usize {
+    return linux.syscall3(.read, @bitCast(@as(isize, fd)), @intFromPtr(buf.ptr), buf.len);
+}
+
+pub fn execve(file: [*:0]const u8, argv: [*:null]const ?[*:0]const u8, envp: [*:null]const ?[*:0]const u8) usize {
+    return linux.syscall3(.execve, @intFromPtr(file), @intFromPtr(argv), @intFromPtr(envp));
+}
+
+pub fn exitGroup(code: u8) noreturn {
+    _ = linux.syscall1(.exit_group, code);
+    unreachable;
+}
+
+/// The kernel's own sigaction layout (not libc's): handler, flags, restorer, 64-bit mask.
+pub const KernelSigaction = extern struct {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+};
+
+pub const SIG_DFL: usize = 0;
+pub const SIG_SETMASK = 2;
+pub const SIGKILL = 9;
+pub const SIGSTOP = 19;
+pub const max_signal = 64;
+
+pub fn rtSigaction(sig: usize, act: ?*const KernelSigaction, old: ?*KernelSigaction) usize {
+    return linux.syscall4(.rt_sigaction, sig, @intFromPtr(act), @intFromPtr(old), 8);
+}
+
+pub fn sigprocmask(how: usize, set: ?*const u64, old: ?*u64) usize {
+    return linux.syscall4(.rt_sigprocmask, how, @intFromPtr(set), @intFromPtr(old), 8);
+}
+
+/// waitid with the rusage argument the libc wrapper hides.
+pub fn waitid(idtype: usize, id: fd_t, info: *Siginfo, options: usize, usage: ?*linux.rusage) usize {
+    return linux.syscall5(.waitid, idtype, @bitCast(@as(isize, id)), @intFromPtr(info), options, @intFromPtr(usage));
+}
+
+pub const P_PIDFD = 3;
+pub const WEXITED = 4;
+pub const WNOHANG = 1;
+pub const __WALL = 0x40000000;
+pub const CLD_EXITED = 1;
+
+/// The SIGCHLD part of siginfo_t; the kernel writes 128 bytes.
+pub const Siginfo = extern struct {
+    signo: i32,
+    errno: i32,
+    code: i32,
+    _pad: i32,
+    pid: i32,
+    uid: u32,
+    status: i32,
+    _rest: [100]u8,
+};
+
+pub fn pidfdSendSignal(pidfd: fd_t, sig: i32) usize {
+    return linux.syscall4(.pidfd_send_signal, @bitCast(@as(isize, pidfd)), @bitCast(@as(isize, sig)), 0, 0);
+}
+
+comptime {
+    std.debug.assert(@sizeOf(Siginfo) == 128);
+}
