@@ -6,6 +6,7 @@ import { freemem } from "node:os";
 import { join } from "node:path";
 import { closeAll, openDevNull, openFileLimit, residentMemory } from "./libc.ts";
 import { containerLauncher } from "./hooks.ts";
+import { JS_IMPLS } from "./launchers.ts";
 import { TINY, median, newMetric, record, scale, runCLoop, type Metric } from "./measure.ts";
 import type { RowContext } from "./rows.ts";
 import { hookRow, ignoredStdio, sequentialRow, recordCSamples } from "./seq.ts";
@@ -37,14 +38,15 @@ export async function row6(ctx: RowContext): Promise<void> {
   } finally {
     memory.release();
   }
-  await ctx.step("c", [before, loaded, cliff], "C cliff", () => {
+  await ctx.step("c", [loaded, slowdown, cliff], "C cliff", () => {
     const result = runCLoop("cliff", { n: c_n, fork_n: ctx.full ? 10 : 3, touch_gib: RESIDENT_GIB });
     recordCSamples(loaded, result.vfork_mem);
+    record(slowdown, "c", median(result.vfork_mem) / median(result.vfork_0)); // one C process, before and after
     recordCSamples(cliff, result.fork_mem);
     cliff.note = `C fork+exec before the 4 GiB: ${median(result.fork_0).toFixed(0)} µs; vfork: ${median(result.vfork_0).toFixed(0)} µs`;
   });
   await ctx.step("node", [cliff], "real node fork", () => realNodeFork(ctx, cliff));
-  for (const impl of ["forkless", "bun", "node", "c"] as const) {
+  for (const impl of JS_IMPLS) {
     const a = before.rounds[impl] ?? [];
     const b = loaded.rounds[impl] ?? [];
     for (let r = 0; r < Math.min(a.length, b.length); r++) record(slowdown, impl, b[r]! / a[r]!);
@@ -58,8 +60,9 @@ export async function row6(ctx: RowContext): Promise<void> {
 /** node:child_process in Bun is Bun.spawn; Node's own binary is what forks. Measure that one. */
 function realNodeFork(ctx: RowContext, cliff: Metric): void {
   const node = Bun.which("node");
+  const addNote = (text: string) => (cliff.note = [cliff.note, text].filter(Boolean).join("; "));
   if (!node) {
-    cliff.note = `${cliff.note ?? ""}; node column: no \`node\` on PATH`;
+    addNote("node column: no `node` on PATH");
     return;
   }
   const gib = ctx.full ? RESIDENT_GIB : 1;
@@ -67,7 +70,7 @@ function realNodeFork(ctx: RowContext, cliff: Metric): void {
   if (result.exitCode !== 0) throw new Error(`node-fork.mjs: exit ${result.exitCode}: ${result.stderr.toString().trim()}`);
   const json = JSON.parse(result.stdout.toString());
   record(cliff, "node", median(json.mem_us), json);
-  cliff.note = `${cliff.note}; node ${json.node} (own binary): ${median(json.base_us).toFixed(0)} µs before, ${median(json.mem_us).toFixed(0)} µs with ${gib} GiB Buffers${gib < RESIDENT_GIB ? " (4 GiB with --full)" : ""}`;
+  addNote(`node ${json.node} (own binary): ${median(json.base_us).toFixed(0)} µs before, ${median(json.mem_us).toFixed(0)} µs with ${gib} GiB Buffers${gib < RESIDENT_GIB ? " (4 GiB with --full)" : ""}`);
 }
 
 export async function row7(ctx: RowContext): Promise<void> {

@@ -13,7 +13,7 @@
 // without forkless so the other columns still appear, and the failure is printed under the table.
 // The C programs (bench/tiny.c, bench/loop.c) are compiled with gcc into bench/.build/ first.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus, release } from "node:os";
+import { cpus, loadavg, release } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ROWS } from "./catalog.ts";
@@ -86,7 +86,7 @@ async function runRow(row: (typeof ROWS)[number]): Promise<RowOutcome> {
     // Most likely forkless took the process down: measure the other columns without it.
     const retry = await runRowProcess(row.id, out, ["--skip-forkless"], timeout_ms);
     if (!retry.failure) {
-      for (const m of retry.metrics) m.errors.forkless = `row process died with forkless: ${failure}`;
+      for (const m of retry.metrics) if (m.errors.forkless) m.errors.forkless = `row process died with forkless: ${failure}`;
       result = retry;
       failure = undefined;
     }
@@ -108,16 +108,19 @@ async function main(): Promise<void> {
     cpus: cpus().length,
     impl: flags.impl === "bun" ? "Bun.spawn standing in for forkless" : "forkless (src/index.ts)",
     mode: flags.full ? "full" : "default",
+    // Other work on a 2-core machine moves every number: the 1-minute load average says how much.
+    load_average_at_start: Number(loadavg()[0]!.toFixed(2)),
   };
-  process.stderr.write(`forkless bench — ${meta.date}, Bun ${meta.bun}, Linux ${meta.kernel}, ${meta.cpus} CPUs, ${meta.mode} mode, forkless column: ${meta.impl}\n`);
+  const header = `forkless bench — ${meta.date}, Bun ${meta.bun}, Linux ${meta.kernel}, ${meta.cpus} CPUs, load ${meta.load_average_at_start}, ${meta.mode} mode, forkless column: ${meta.impl}`;
+  process.stderr.write(`${header}\n`);
   const outcomes: RowOutcome[] = [];
   for (const row of rows) outcomes.push(await runRow(row));
   const lines = outcomes.flatMap((o) => o.metrics.map(toLine));
   const failures = outcomes.filter((o) => o.failure).map((o) => `row ${o.row}: ${o.failure}`);
   const wall_s = (performance.now() - t0) / 1e3;
-  console.log(`\n${render(lines, flags.impl === "bun")}`);
+  console.log(`\n${header}\n\n${render(lines, flags.impl === "bun")}`);
   if (failures.length) console.log(failures.join("\n"));
-  console.log(`\nTotal bench wall time: ${wall_s.toFixed(1)} s`);
+  console.log(`\nTotal bench wall time: ${wall_s.toFixed(1)} s (load average now ${loadavg()[0]!.toFixed(2)})`);
   if (flags.json !== undefined) {
     const file = resolve(flags.json || join(BUILD_DIR, "results.json"));
     writeFileSync(file, JSON.stringify({ meta: { ...meta, wall_s }, table: lines, rows: outcomes }, null, 2));

@@ -2,6 +2,7 @@
 // runs the very same scenario through forkless, Bun.spawn and node:child_process (Bun's own).
 // Each operation checks what it got (exit code 0, the bytes expected): a fast wrong answer is a failure.
 import * as childProcess from "node:child_process";
+import { threadCpuMs } from "./libc.ts";
 
 export type Impl = "forkless" | "bun" | "node" | "c";
 export const JS_IMPLS = ["forkless", "bun", "node"] as const;
@@ -15,8 +16,8 @@ export interface Launcher {
   waitPipe(argv: string[]): Promise<number>;
   /** spawnSync capturing stdout and stderr; returns the total byte count. */
   sync(argv: string[]): number;
-  /** Only the spawn call is timed: `[ms spent in spawn(), exit]`. */
-  launch(argv: string[]): [number, Promise<void>];
+  /** Only the spawn call is timed: `[wall ms in spawn(), JS-thread CPU ms in spawn(), exit]`. */
+  launch(argv: string[]): [number, number, Promise<void>];
 }
 
 interface SpawnApi {
@@ -54,10 +55,12 @@ export function bunLikeLauncher(api: SpawnApi, name: string): Launcher {
       return (result.stdout?.byteLength ?? 0) + (result.stderr?.byteLength ?? 0);
     },
     launch(argv) {
+      const cpu0 = threadCpuMs(); // outside the wall-clock window, which times spawn() alone
       const t0 = performance.now();
       const proc = api.spawn(argv, ignore);
       const ms = performance.now() - t0;
-      return [ms, proc.exited.then((code) => checkExit(code, `${name} spawn`))];
+      const cpu_ms = threadCpuMs() - cpu0;
+      return [ms, cpu_ms, proc.exited.then((code) => checkExit(code, `${name} spawn`))];
     },
   };
 }
@@ -91,10 +94,12 @@ export function nodeLauncher(): Launcher {
       return result.stdout.byteLength + result.stderr.byteLength;
     },
     launch(argv) {
+      const cpu0 = threadCpuMs();
       const t0 = performance.now();
       const child = childProcess.spawn(argv[0]!, argv.slice(1), { stdio: "ignore" });
       const ms = performance.now() - t0;
-      return [ms, nodeExit(child)];
+      const cpu_ms = threadCpuMs() - cpu0;
+      return [ms, cpu_ms, nodeExit(child)];
     },
   };
 }
@@ -102,7 +107,9 @@ export function nodeLauncher(): Launcher {
 /** The forkless module, or the reason it cannot be loaded. `--impl=bun` stands Bun.spawn in for it. */
 export async function loadForkless(standIn: boolean): Promise<{ module: Record<string, unknown>; launcher: Launcher }> {
   if (standIn) return { module: {}, launcher: bunLikeLauncher(Bun, "Bun.spawn (standing in for forkless)") };
-  const module = (await import("../src/index.ts")) as Record<string, unknown>;
+  // FORKLESS_BENCH_MODULE: another build of forkless (an absolute path), e.g. to compare two commits.
+  const path = process.env.FORKLESS_BENCH_MODULE ?? "../src/index.ts";
+  const module = (await import(path)) as Record<string, unknown>;
   if (typeof module.spawn !== "function" || typeof module.spawnSync !== "function") {
     throw new Error("src/index.ts does not export spawn and spawnSync");
   }

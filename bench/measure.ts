@@ -8,6 +8,7 @@ import type { Impl } from "./launchers.ts";
 
 export const BUILD_DIR = join(import.meta.dir, ".build");
 export const TINY = join(BUILD_DIR, "tiny");
+const FORKLESS_SRC = join(import.meta.dir, "..", "src") + "/";
 const LOOP = join(BUILD_DIR, "loop");
 
 /** One measured quantity of a row, for every implementation; `rounds[impl][r]` is round r's value. */
@@ -91,7 +92,7 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
 
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
-    const where = error.stack?.split("\n").find((line) => line.includes("/src/")) ?? "";
+    const where = error.stack?.split("\n").find((line) => line.includes(FORKLESS_SRC)) ?? "";
     const code = (error as { code?: string }).code;
     return `${error.name}${code ? ` ${code}` : ""}: ${error.message}${where ? ` (${where.trim()})` : ""}`;
   }
@@ -102,5 +103,5 @@ export function describeError(error: unknown): string {
 export function scale(full: boolean) {
   return full
     ? { rounds: 5, seq: { min_cpu_time_ms: 500, max_samples: 2000 }, c_seq_n: 600, heavy_rounds: 3 }
-    : { rounds: 3, seq: { min_cpu_time_ms: 110, max_samples: 300 }, c_seq_n: 150, heavy_rounds: 2 };
+    : { rounds: 4, seq: { min_cpu_time_ms: 110, max_samples: 300 }, c_seq_n: 150, heavy_rounds: 2 };
 }

@@ -15,7 +15,6 @@ export interface RowContext {
   /** The forkless module, for the template / Container hooks (empty with --impl=bun). */
   forkless: Record<string, unknown>;
   metrics: Metric[];
-  notes: string[];
   /** Runs one step for one implementation; its failure is recorded on `metrics`, and skips it after. */
   step(impl: Impl, metrics: Metric[], what: string, body: () => Promise<void> | void): Promise<void>;
   /** `JS_IMPLS` rotated by `round`, so that no implementation always runs first. */
@@ -37,7 +36,7 @@ async function main(): Promise<void> {
   const row = ROWS.find((r) => r.id === flags.row);
   if (!row || !flags.out) throw new Error(`usage: bun bench/rows.ts --row=<${ROWS.map((r) => r.id).join("|")}> --out=FILE`);
   const out = flags.out;
-  const state = { row: row.id, metrics: [] as Metric[], notes: [] as string[], current: "", done: false };
+  const state = { row: row.id, metrics: [] as Metric[], current: "", done: false };
   const save = () => writeFileSync(out, JSON.stringify(state));
   const launchers: Partial<Record<JsImpl, Launcher>> = { bun: bunLikeLauncher(Bun, "Bun.spawn"), node: nodeLauncher() };
   let forkless: Record<string, unknown> = {};
@@ -53,14 +52,14 @@ async function main(): Promise<void> {
       forklessError = `import failed: ${describeError(error)}`;
     }
   }
-  const deadline_ms = flags.full ? 120_000 : 20_000;
+  // A step takes about a second in the default mode; a step still running after 10 s is hung.
+  const deadline_ms = flags.full ? 120_000 : 10_000;
   const ctx: RowContext = {
     full: flags.full!,
     standIn: flags.impl === "bun",
     launchers,
     forkless,
     metrics: state.metrics,
-    notes: state.notes,
     order: (round) => JS_IMPLS.map((_, i) => JS_IMPLS[(i + round) % JS_IMPLS.length]!),
     save,
     async step(impl, metrics, what, body) {

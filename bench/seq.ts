@@ -61,7 +61,7 @@ export async function hookRow(ctx: RowContext, metric: Metric, make: () => Launc
   ctx.metrics.push(metric);
   let launcher: Launcher | string;
   try {
-    launcher = ctx.standIn ? "not measured with --impl=bun" : make();
+    launcher = ctx.standIn ? "not measured with --impl=bun" : !ctx.launchers.forkless ? "forkless is not loaded in this row's process" : make();
   } catch (error) {
     launcher = `hook failed to start: ${error instanceof Error ? error.message : String(error)}`;
   }

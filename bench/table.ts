@@ -27,7 +27,9 @@ function ratio(metric: Metric, against: Impl): Ratio | null {
   const mine = metric.rounds.forkless ?? [];
   const theirs = metric.rounds[against] ?? [];
   if (!mine.length || !theirs.length || metric.errors.forkless || metric.errors[against]) return null;
-  const per_round = mine.slice(0, theirs.length).map((v, i) => v / theirs[i]!);
+  // Rounds are interleaved, so round i of each is a fair pair; with unequal counts (a C run made
+  // once for several JS rounds), every round of forkless is compared with the other's median.
+  const per_round = mine.length === theirs.length ? mine.map((v, i) => v / theirs[i]!) : mine.map((v) => v / median(theirs));
   return { point: median(mine) / median(theirs), min: Math.min(...per_round), max: Math.max(...per_round) };
 }
 
@@ -54,7 +56,8 @@ function number(value: number | undefined, unit: Metric["unit"]): string {
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
 
-const ratioText = (r: Ratio | null) => (r ? `${r.point.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})` : "–");
+const fixed = (x: number) => (x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
+const ratioText = (r: Ratio | null) => (r ? `${fixed(r.point)} (${fixed(r.min)}–${fixed(r.max)})` : "–");
 
 function goalText(goal: Goal): string {
   const who = goal.against === "bun" ? "×Bun" : goal.against === "c" ? "×C" : "× (fl)";
@@ -64,15 +67,17 @@ function goalText(goal: Goal): string {
 /** The printed table, with footnotes for errors and notes. `standIn`: Bun.spawn played forkless. */
 export function render(lines: Line[], standIn: boolean): string {
   const header = ["row", "measure", "unit", standIn ? "forkless*" : "forkless", "Bun.spawn", "node:cp", "C loop", "fl/Bun (min–max)", "fl/C (min–max)", "goal", "met"];
-  const footnotes: string[] = [];
+  const notes: string[] = [];
+  const failures = new Map<string, number>(); // one footnote per distinct failure
   const cell = (line: Line, impl: Impl) => {
     const error = line.errors[impl];
     if (!error) return number(line.values[impl], line.unit);
-    footnotes.push(`[${footnotes.length + 1}] row ${line.id}, ${impl}: ${error}`);
-    return `FAIL[${footnotes.length}]`;
+    const text = `${impl}: ${error}`;
+    if (!failures.has(text)) failures.set(text, failures.size + 1);
+    return `FAIL[${failures.get(text)}]`;
   };
   const rows = lines.map((line) => {
-    if (line.note) footnotes.push(`row ${line.id}: ${line.note}`);
+    if (line.note) notes.push(`row ${line.id}: ${line.note}`);
     const mark = line.met === null ? "–" : line.met ? "✓ met" : "✗ NOT met";
     return [line.id, line.label, line.unit, cell(line, "forkless"), cell(line, "bun"), cell(line, "node"), cell(line, "c"), ratioText(line.fl_vs_bun), ratioText(line.fl_vs_c), line.goals.map((g) => goalText(g.goal)).join(" "), mark];
   });
@@ -81,6 +86,6 @@ export function render(lines: Line[], standIn: boolean): string {
   const out = [format(header), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(format)];
   if (standIn) out.push("", "* --impl=bun: Bun.spawn stands in for forkless (dry run); ratios near 1.00 show only the noise.");
   out.push("", "Lower is better except MB/s. C loop = bench/loop.c (vfork+close_range+execve+waitpid). node:cp = node:child_process as Bun implements it.");
-  if (footnotes.length) out.push(...footnotes);
+  out.push(...notes, ...[...failures].map(([text, n]) => `FAIL[${n}] ${text}`));
   return out.join("\n");
 }

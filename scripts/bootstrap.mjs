@@ -2,7 +2,7 @@
 // comes from npm), the one pinned Zig from PyPI, the Zig build; then runs tests or the benchmark.
 // It installs only into the project (node_modules/, .zig/), never globally.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -42,23 +42,13 @@ function ensureZig() {
     "--target", zigHome, `ziglang==${zigVersion}`]);
 }
 
-function newestMtime(dir) {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 function zig(args) {
   run("python3", ["-m", "ziglang", ...args], { cwd: join(root, "zig"), env: zigEnv() });
 }
 
+// Zig's own cache makes this a no-op when nothing changed, and it always yields the release build
+// (a debug build left behind by hand would otherwise be picked up silently).
 function build() {
-  const lib = join(root, "zig", "zig-out", "lib", "libforkless.so");
-  const sources = Math.max(newestMtime(join(root, "zig", "src")), statSync(join(root, "zig", "build.zig")).mtimeMs);
-  if (existsSync(lib) && statSync(lib).mtimeMs >= sources) return;
   zig(["build", "-Doptimize=ReleaseSafe"]);
 }
 

@@ -210,6 +210,10 @@ function escapeUnit(unit: number, char: string): string {
 
 /** Bun's ERR_INVALID_ARG_VALUE for a string holding a NUL byte. `quoted` says whether Bun escapes it. */
 export function nullByteError(subject: string, value: string, quoted: boolean): Error {
-  const received = quoted ? quoteLikeBun(value) : `"${value}"`;
-  return argError("ERR_INVALID_ARG_VALUE", `The ${subject} must be a string without null bytes. Received ${received}`);
+  // Bun builds the message from UTF-8, so lone surrogates come out as U+FFFD either way.
+  const received = quoted ? quoteLikeBun(value) : `"${value.toWellFormed()}"`;
+  return argError(
+    "ERR_INVALID_ARG_VALUE",
+    `The ${subject.toWellFormed()} must be a string without null bytes. Received ${received}`,
+  );
 }

@@ -17,3 +17,4 @@ export function spawn(cmd: unknown, options?: unknown): Subprocess {
 export function spawnSync(cmd: unknown, options?: unknown): SyncSubprocess {
   return runSync(normalizeSpawn(cmd, options, true));
 }
+export { template, Template, type TemplateOverrides } from "./template.ts";

@@ -19,6 +19,10 @@ const lib = dlopen(libraryPath, {
   forkless_kill: { args: ["u32", "i32"], returns: "i32" },
   forkless_drain: { args: ["ptr", "u32"], returns: "u32" },
   forkless_free: { args: ["ptr"], returns: "void" },
+  forkless_template_create: { args: ["ptr", "usize", "ptr"], returns: "usize" },
+  forkless_template_spawn: { args: ["usize", "ptr", "usize", "ptr"], returns: "i32" },
+  forkless_template_spawn_sync: { args: ["usize", "ptr", "usize", "ptr", "ptr"], returns: "i32" },
+  forkless_template_close: { args: ["usize"], returns: "void" },
 });
 const native = lib.symbols;
 
@@ -79,21 +83,33 @@ const SLOT_CODES: Record<SlotKind, number> = { inherit: 1, ignore: 2, pipe: 3, f
 const FLAG_DETACHED = 1;
 const FLAG_CWD = 2;
 const HEADER_BYTES = 24;
-
 let request = new Uint8Array(64 * 1024);
 let requestView = new DataView(request.buffer);
-const encoder = new TextEncoder();
+let requestText = Buffer.from(request.buffer);
+
+// The default environment is one shared array for every spawn that gives no `env`: join it once.
+let lastEnvp: readonly string[] | undefined;
+let lastEnvText = "";
+
+function joined(strings: readonly string[]): string {
+  return strings.length === 0 ? "" : strings.join("\0") + "\0";
+}
 
 /** Encodes the plan into the shared request buffer; returns its length in bytes. */
 function encode(plan: SpawnPlan): number {
   const slots = plan.slots;
-  let cursor = HEADER_BYTES + slots.length * 8;
-  let bound = cursor + plan.file.length * 3 + plan.cwd.length * 3 + 2;
-  for (const s of plan.argv) bound += s.length * 3 + 1;
-  for (const s of plan.envp) bound += s.length * 3 + 1;
+  if (plan.envp !== lastEnvp) {
+    lastEnvp = plan.envp;
+    lastEnvText = joined(plan.envp);
+  }
+  // One string, one UTF-8 write: cheaper than a write per string (options.ts rejected NULs).
+  const text = plan.file + "\0" + (plan.cwd ? plan.cwd + "\0" : "") + joined(plan.argv) + lastEnvText;
+  const start = HEADER_BYTES + slots.length * 8;
+  const bound = start + text.length * 3;
   if (bound > request.length) {
     request = new Uint8Array(Math.max(bound, request.length * 2));
     requestView = new DataView(request.buffer);
+    requestText = Buffer.from(request.buffer);
   }
   const view = requestView;
   view.setUint32(0, ABI_VERSION, true);
@@ -107,16 +123,9 @@ function encode(plan: SpawnPlan): number {
     view.setInt32(HEADER_BYTES + i * 8, slot ? SLOT_CODES[slot.kind] : 0, true);
     view.setInt32(HEADER_BYTES + i * 8 + 4, slot ? slot.fd : -1, true);
   }
-  const put = (s: string) => {
-    cursor += encoder.encodeInto(s, request.subarray(cursor)).written;
-    request[cursor++] = 0;
-  };
-  put(plan.file);
-  if (plan.cwd) put(plan.cwd);
-  for (const s of plan.argv) put(s);
-  for (const s of plan.envp) put(s);
-  return cursor;
+  return start + requestText.write(text, start, "utf8");
 }
+
 
 /** What the engine reports for a launch it refused or that failed. */
 export interface LaunchFailure {
@@ -133,9 +142,15 @@ export interface Launched {
 
 const spawnResult = new Int32Array(4 + 256);
 
-export function launch(plan: SpawnPlan): Launched | LaunchFailure {
+/** A prepared template's engine handle (0 is never one). */
+export type TemplateHandle = number;
+
+/** Launches a plan; with a template handle the plan is an overlay (slots, extra args, env). */
+export function launch(plan: SpawnPlan, template: TemplateHandle = 0): Launched | LaunchFailure {
   const len = encode(plan);
-  const rc = native.forkless_spawn(request, len, spawnResult);
+  const rc = template
+    ? native.forkless_template_spawn(template, request, len, spawnResult)
+    : native.forkless_spawn(request, len, spawnResult);
   if (rc !== 0) return { stage: spawnResult[2]!, errno: spawnResult[3]! };
   return { id: spawnResult[0]! >>> 0, pid: spawnResult[1]!, fds: spawnResult.slice(4, 4 + plan.slots.length) };
 }
@@ -166,9 +181,10 @@ function takeBuffer(address: bigint, length: bigint): Buffer {
   return copy;
 }
 
-export function launchSync(plan: SpawnPlan): SyncOutcome {
+export function launchSync(plan: SpawnPlan, template: TemplateHandle = 0): SyncOutcome {
   const len = encode(plan);
-  native.forkless_spawn_sync(request, len, syncBytes, syncFds);
+  if (template) native.forkless_template_spawn_sync(template, request, len, syncBytes, syncFds);
+  else native.forkless_spawn_sync(request, len, syncBytes, syncFds);
   const piped = (i: number) => plan.slots[i]?.kind === "pipe";
   const out = takeBuffer(syncU64[21]!, syncU64[22]!);
   const err = takeBuffer(syncU64[23]!, syncU64[24]!);
@@ -183,6 +199,18 @@ export function launchSync(plan: SpawnPlan): SyncOutcome {
     stdout: piped(1) ? out : undefined,
     stderr: piped(2) ? err : undefined,
   };
+}
+
+/** Encodes file, cwd, argv and envp into engine memory once. */
+export function createTemplate(plan: SpawnPlan): TemplateHandle | LaunchFailure {
+  const len = encode({ ...plan, slots: [] });
+  const handle = Number(native.forkless_template_create(request, len, spawnResult));
+  return handle || { stage: spawnResult[2]!, errno: spawnResult[3]! };
+}
+
+/** Drops the template; children still starting from it keep its memory until they exec. */
+export function closeTemplate(template: TemplateHandle): void {
+  native.forkless_template_close(template);
 }
 
 /** Signals the child through its pidfd. Returns 0 or a positive errno (ESRCH once reaped). */

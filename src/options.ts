@@ -11,7 +11,6 @@
 // Where Bun coerces garbage (cmd: ["echo", 1], cwd: 5, detached: "yes", argv0: {}), forkless
 // rejects it with a TypeError naming the option; where Bun validates, its class, code and message.
 
-import { readFileSync } from "node:fs";
 import Type from "typebox";
 import { Compile } from "typebox/compile";
 import {
@@ -112,25 +111,18 @@ const defaults_async: readonly Slot[] = [slot_ignore, slot_pipe, slot_inherit[2]
 const defaults_sync: readonly Slot[] = [slot_ignore, slot_pipe, slot_pipe];
 
 /**
- * Bun's default child environment is the process's environment as it was at startup: later
- * writes to process.env reach neither the child nor the PATH lookup (probed). /proc/self/environ
- * is exactly that snapshot, in order. Shared by every plan that has no `env`: treat as read-only.
+ * Bun's default child environment is its environment map as it was at startup (the process's
+ * environ, plus what Bun itself added: .env files, NODE_ENV=test under `bun test`); later writes
+ * to process.env reach neither the child nor the PATH lookup (probed). process.env at module load
+ * is that map, in order, unless the program wrote to it before importing forkless.
+ * Shared by every plan that has no `env`: treat as read-only.
  */
-const startup_envp: readonly string[] = readStartupEnv();
-const startup_path: string = startup_envp.find((entry) => entry.startsWith("PATH="))?.slice(5) ?? "";
+const startup_envp: readonly string[] = Object.freeze(
+  Object.entries(process.env).flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${value}`])),
+);
+const startup_path: string = process.env.PATH ?? "";
 /** With an `env` lacking PATH (or PATH ""), Bun still finds /usr/bin programs, not /usr/sbin ones. */
 const fallback_path = "/usr/bin:/bin";
-
-function readStartupEnv(): readonly string[] {
-  try {
-    const entries = readFileSync("/proc/self/environ", "latin1").split("\0");
-    if (entries.at(-1) === "") entries.pop();
-    // latin1 keeps every byte; decode as UTF-8 the way Bun's own env map does.
-    return Object.freeze(entries.map((entry) => Buffer.from(entry, "latin1").toString("utf8")));
-  } catch {
-    return Object.freeze(Object.entries(process.env).map(([key, value]) => `${key}=${value}`));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -195,7 +187,7 @@ function build(cmd: unknown, raw_options: unknown, sync: boolean, issues: Issues
     if (issues?.has("env")) throw argError("ERR_INVALID_ARG_TYPE", "env must be an object");
     const converted = convertEnv(options.env);
     envp = converted.envp;
-    path = converted.path === "" ? fallback_path : converted.path;
+    path = converted.path;
   }
   const resolved = resolveCommand(cmd, argv0, path, cwd, issues);
   const slots = readStdio(options, sync, issues);
@@ -279,7 +271,7 @@ function resolveCommand(
   const name = cmd[0];
   if (typeof name !== "string") throw invalidType("cmd[0]", "argument", "of type string", name);
   if (name.includes("\0")) throw nullByteError("argument 'args[0]'", name, true);
-  const file = name.includes("/") ? name : Bun.which(name, { PATH: path, cwd: cwd || undefined });
+  const file = name.includes("/") ? name : Bun.which(name, { PATH: path || fallback_path, cwd: cwd || undefined });
   if (file === null) throw executableNotFound(name);
   const argv = new Array<string>(cmd.length);
   argv[0] = argv0 === "" ? name : argv0;
@@ -343,7 +335,8 @@ function toSlot(value: unknown, index: number, sync: boolean, where: string): Sl
       // Bun leaves nothing at an extra index for "ignore" and null (probed: fd 3 stays closed).
       return index < 3 ? slot_ignore : null;
     case "pipe":
-      return slot_pipe;
+      // spawnSync has nothing to write: Bun gives the child /dev/null for a "pipe" stdin (probed).
+      return sync && index === 0 ? slot_ignore : slot_pipe;
     case "inherit":
       return index < 3 ? slot_inherit[index]! : { kind: "inherit", fd: index };
   }

@@ -2,7 +2,7 @@
 // child's end from the reaper (through native.ts), and holds the event loop open while a ref'd
 // child runs: a threadsafe JSCallback alone does not keep Bun alive.
 import type { FileSink } from "bun";
-import { launch, setCompletionHandler, signalChild, type Completion } from "./native.ts";
+import { launch, setCompletionHandler, signalChild, type Completion, type TemplateHandle } from "./native.ts";
 import type { SpawnRequest } from "./plan.ts";
 import { launchError } from "./errors.ts";
 import { readableFromFd, sinkFromFd, closeWhenCollected, forget } from "./stdio.ts";
@@ -139,8 +139,9 @@ export class Subprocess {
   }
 }
 
-export function startSubprocess(request: SpawnRequest): Subprocess {
-  const launched = launch(request.plan);
+/** Launches the request's plan (an overlay when `template` is given) as a Subprocess. */
+export function startSubprocess(request: SpawnRequest, template: TemplateHandle = 0): Subprocess {
+  const launched = launch(request.plan, template);
   if ("stage" in launched) throw launchError(launched.stage, launched.errno, request.command, request.plan.file);
   return new Subprocess(request, launched.id, launched.pid, launched.fds);
 }

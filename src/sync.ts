@@ -1,6 +1,6 @@
 // spawnSync: one blocking engine call, then the result object with Bun's fields in Bun's order
 // (signalCode only when a signal ended the child).
-import { launchSync } from "./native.ts";
+import { launchSync, type TemplateHandle } from "./native.ts";
 import type { SpawnRequest } from "./plan.ts";
 import { launchError } from "./errors.ts";
 import { signalName } from "./signals.ts";
@@ -16,8 +16,8 @@ export interface SyncSubprocess {
   pid: number;
 }
 
-export function runSync(request: SpawnRequest): SyncSubprocess {
-  const outcome = launchSync(request.plan);
+export function runSync(request: SpawnRequest, template: TemplateHandle = 0): SyncSubprocess {
+  const outcome = launchSync(request.plan, template);
   if (outcome.stage !== 0) throw launchError(outcome.stage, outcome.errno, request.command, request.plan.file);
   const result: Partial<SyncSubprocess> = { exitCode: outcome.exitCode };
   if (outcome.signal) result.signalCode = signalName(outcome.signal);

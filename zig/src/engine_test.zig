@@ -54,7 +54,7 @@ fn runSync(file: []const u8, argv: []const []const u8, env: []const []const u8, 
     defer req.deinit();
     var fds: [8]i32 = undefined;
     var result: abi.SyncResult = undefined;
-    sync.run(req.bytes.items, fds[0..slots.len], &result);
+    sync.run(req.bytes.items, fds[0..slots.len], &result, null);
     const out: []u8 = if (result.stdout_ptr != 0) @as([*]u8, @ptrFromInt(result.stdout_ptr))[0..result.stdout_len] else &.{};
     const err: []u8 = if (result.stderr_ptr != 0) @as([*]u8, @ptrFromInt(result.stderr_ptr))[0..result.stderr_len] else &.{};
     return .{ .r = result, .out = out, .err = err };
@@ -119,7 +119,7 @@ test "reaper: async children are reaped by pidfd and reported" {
         var req = try Req.init("/bin/sh", &.{ "sh", "-c", code }, &.{}, null, &.{ .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 } }, 0);
         defer req.deinit();
         var fds: [3]i32 = undefined;
-        const l = switch (launch.start(req.bytes.items, &fds, false)) {
+        const l = switch (launch.start(req.bytes.items, &fds, false, null)) {
             .ok => |l| l,
             .failed => return error.LaunchFailed,
         };
@@ -145,4 +145,32 @@ fn countFds() !usize {
     var n: usize = 0;
     while (try it.next()) |_| n += 1;
     return n;
+}
+
+test "template: argv and env from the template, overlay args and env overrides, close while running" {
+    try startEngine();
+    var base = try Req.init("/bin/sh", &.{ "sh", "-c", "echo \"$A $B $C $0 $1\"" }, &.{ "A=1", "B=2" }, "/tmp", &.{}, 0);
+    defer base.deinit();
+    var result: abi.SpawnResult = undefined;
+    const t = switch (launch.Template.create(base.bytes.items)) {
+        .ok => |t| t,
+        .failed => return error.TemplateFailed,
+    };
+    for (0..3) |round| {
+        var overlay = try Req.init("", if (round == 2) &.{} else &.{ "x", "y" }, if (round == 1) &.{ "B=two", "C=3" } else &.{}, null, &std_slots, 0);
+        defer overlay.deinit();
+        var fds: [3]i32 = undefined;
+        var r: abi.SyncResult = undefined;
+        sync.run(overlay.bytes.items, &fds, &r, t);
+        defer if (r.stdout_ptr != 0) std.c.free(@ptrFromInt(r.stdout_ptr));
+        const out = @as([*]u8, @ptrFromInt(r.stdout_ptr))[0..r.stdout_len];
+        const want = switch (round) {
+            0 => "1 2  x y\n",
+            1 => "1 two 3 x y\n",
+            else => "1 2  sh \n", // no extra args: $0 is the shell itself
+        };
+        try std.testing.expectEqualStrings(want, out);
+    }
+    _ = &result;
+    t.unref();
 }

@@ -1,4 +1,4 @@
-//! The C ABI surface: the only `export fn`s. Six symbols, one FFI call per spawn. Every pointer
+//! The C ABI surface: the only `export fn`s, one FFI call per spawn. Every pointer
 //! received here is used only during the call; nothing keeps a JS pointer.
 const std = @import("std");
 const abi = @import("abi.zig");
@@ -31,16 +31,56 @@ fn resultFds(result: *abi.SpawnResult, request: [*]const u8) []i32 {
 
 /// Launches one child without waiting for its exec. Returns 0, or -1 with result.stage/errno.
 export fn forkless_spawn(request: [*]const u8, len: usize, result: *abi.SpawnResult) i32 {
+    return spawnFrom(null, request, len, result);
+}
+
+export fn forkless_spawn_sync(request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
+    return spawnSyncFrom(null, request, len, result, fds);
+}
+
+/// Prepares a template from a full request. Returns its handle, or 0 with result.stage/errno.
+export fn forkless_template_create(request: [*]const u8, len: usize, result: *abi.SpawnResult) usize {
+    result.* = .{ .id = 0, .pid = -1, .stage = .none, .errno = 0 };
+    switch (launch.Template.create(request[0..len])) {
+        .ok => |t| return @intFromPtr(t),
+        .failed => |f| {
+            result.stage = f.stage;
+            result.errno = f.errno;
+            return 0;
+        },
+    }
+}
+
+/// Like forkless_spawn; the request is an overlay (slots, extra args, env entries).
+export fn forkless_template_spawn(template: usize, request: [*]const u8, len: usize, result: *abi.SpawnResult) i32 {
+    return spawnFrom(@ptrFromInt(template), request, len, result);
+}
+
+export fn forkless_template_spawn_sync(template: usize, request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
+    return spawnSyncFrom(@ptrFromInt(template), request, len, result, fds);
+}
+
+/// Drops the owner's reference; children still starting keep the template alive until exec.
+export fn forkless_template_close(template: usize) void {
+    const t: *launch.Template = @ptrFromInt(template);
+    t.unref();
+}
+
+fn spawnFrom(base: ?*launch.Template, request: [*]const u8, len: usize, result: *abi.SpawnResult) i32 {
     result.* = .{ .id = 0, .pid = -1, .stage = .none, .errno = 0 };
     const fds = resultFds(result, request);
-    switch (launch.start(request[0..len], fds, false)) {
+    switch (launch.start(request[0..len], fds, false, base)) {
         .ok => |l| {
             result.pid = l.pid;
             result.id = reaper.add(l) orelse {
-                // Cannot be watched: nothing would ever reap it. Undo the launch entirely.
-                _ = std.os.linux.pidfd_send_signal(l.pidfd, 9, null, 0);
+                // max_children are running: nothing would watch this one. Undo it entirely.
+                reaper.abandon(l);
+                for (fds) |*fd| if (fd.* >= 0) {
+                    std.posix.close(fd.*);
+                    fd.* = -1;
+                };
                 result.stage = .resource;
-                result.errno = 11;
+                result.errno = 11; // EAGAIN
                 return -1;
             };
             return 0;
@@ -53,9 +93,9 @@ export fn forkless_spawn(request: [*]const u8, len: usize, result: *abi.SpawnRes
     }
 }
 
-export fn forkless_spawn_sync(request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
+fn spawnSyncFrom(base: ?*launch.Template, request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
     const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
-    sync.run(request[0..len], fds[0..@min(header.slot_count, abi.max_slots)], result);
+    sync.run(request[0..len], fds[0..@min(header.slot_count, abi.max_slots)], result, base);
     return if (result.stage == .none) 0 else -1;
 }
 

@@ -21,10 +21,13 @@ pub const Launch = struct {
     pidfd: i32,
     /// Read by the parent only, before clone: the child enters the cwd by fd.
     cwd_path: ?[*:0]const u8,
+    /// The template whose strings argv/envp point into, kept alive until the child is done.
+    base: ?*Template,
 
     /// Frees what the child was using. Only after EOF or a report on the error pipe.
     pub fn release(self: *Launch) void {
         stacks.put(self.stack);
+        if (self.base) |t| t.unref();
         allocator.free(self.block);
     }
 };
@@ -46,10 +49,13 @@ pub fn init() i32 {
 /// Launches the request. `parent_fds` receives, per slot, the parent's end of a "pipe" slot
 /// (O_NONBLOCK, O_CLOEXEC) or -1. With `vfork` the call returns only after the child exec'd or
 /// died (spawnSync blocks anyway); without it, it returns as soon as the clone exists.
-pub fn start(request: []const u8, parent_fds: []i32, vfork: bool) Outcome {
+/// With a `base` template, the request is an overlay: slots, extra args and env entries only.
+pub fn start(request: []const u8, parent_fds: []i32, vfork: bool, base: ?*Template) Outcome {
     const parsed = parse(request) orelse return .{ .failed = .{ .stage = .resource, .errno = sys.EINVAL } };
+    // A launch has stdin, stdout and stderr, and an argv[0] of its own or from its template.
+    if (parsed.slots.len < 3 or (base == null and parsed.header.argc == 0)) return .{ .failed = .{ .stage = .resource, .errno = sys.EINVAL } };
     std.debug.assert(parent_fds.len == parsed.slots.len);
-    const launch = build(parsed) orelse return .{ .failed = .{ .stage = .resource, .errno = sys.ENOMEM } };
+    const launch = build(parsed, base) orelse return .{ .failed = .{ .stage = .resource, .errno = sys.ENOMEM } };
     var made = Made{};
     if (prepare(launch, parsed, parent_fds, &made)) |failure| {
         made.undo(parent_fds);
@@ -76,12 +82,12 @@ const Parsed = struct {
 fn parse(request: []const u8) ?Parsed {
     if (request.len < @sizeOf(abi.RequestHeader)) return null;
     const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
-    if (header.abi != abi.version or header.slot_count < 3 or header.slot_count > abi.max_slots) return null;
+    if (header.abi != abi.version or header.slot_count > abi.max_slots) return null;
     const slots_end = @sizeOf(abi.RequestHeader) + header.slot_count * @sizeOf(abi.Slot);
     if (request.len < slots_end or request[request.len - 1] != 0) return null;
     const strings = request[slots_end..];
     const want = 1 + @as(usize, @intFromBool(header.flags & abi.flag_cwd != 0)) + header.argc + header.envc;
-    if (std.mem.count(u8, strings, "\x00") != want or header.argc == 0) return null;
+    if (std.mem.count(u8, strings, "\x00") != want) return null;
     return .{
         .header = header,
         .slots = std.mem.bytesAsSlice(abi.Slot, request[@sizeOf(abi.RequestHeader)..slots_end]),
@@ -89,10 +95,13 @@ fn parse(request: []const u8) ?Parsed {
     };
 }
 
-/// One allocation holds the Launch, argv/envp pointer arrays, the sources and the strings.
-fn build(p: Parsed) ?*Launch {
-    const argc = p.header.argc;
-    const envc = p.header.envc;
+/// One allocation holds the Launch, argv/envp pointer arrays, the sources and the strings. With
+/// a template, argv and envp point into the template's memory and only the overlay is copied.
+fn build(p: Parsed, base: ?*Template) ?*Launch {
+    const base_argc = if (base) |t| t.argv.len else 0;
+    const base_envc = if (base) |t| t.envp.len else 0;
+    const argc = base_argc + p.header.argc;
+    const envc = base_envc + p.header.envc;
     const ptrs_bytes = (argc + 1 + envc + 1) * @sizeOf(usize);
     const sources_bytes = p.slots.len * @sizeOf(i32);
     const total = @sizeOf(Launch) + ptrs_bytes + sources_bytes + p.strings.len;
@@ -106,24 +115,40 @@ fn build(p: Parsed) ?*Launch {
     const sources: [*]i32 = @ptrCast(@alignCast(block.ptr + @sizeOf(Launch) + ptrs_bytes));
     const strings = block[total - p.strings.len ..];
     @memcpy(strings, p.strings);
-
-    var it = std.mem.splitScalar(u8, strings[0 .. strings.len - 1], 0);
-    const file: [*:0]const u8 = @ptrCast(it.next().?.ptr);
-    var cwd_path: ?[*:0]const u8 = null;
-    if (p.header.flags & abi.flag_cwd != 0) cwd_path = @ptrCast(it.next().?.ptr);
-    for (0..argc) |i| ptrs[i] = @ptrCast(it.next().?.ptr);
-    ptrs[argc] = null;
-    for (0..envc) |i| ptrs[argc + 1 + i] = @ptrCast(it.next().?.ptr);
-    ptrs[argc + 1 + envc] = null;
     for (sources[0..p.slots.len]) |*s| s.* = -1;
 
+    var it = Strings{ .bytes = strings };
+    var file = it.next();
+    var cwd_path: ?[*:0]const u8 = null;
+    if (p.header.flags & abi.flag_cwd != 0) cwd_path = it.next();
+    var argv: []?[*:0]const u8 = ptrs[0 .. argc + 1];
+    var envp: []?[*:0]const u8 = ptrs[argc + 1 .. argc + 1 + envc + 1];
+    if (base) |t| {
+        file = t.file;
+        @memcpy(argv[0..base_argc], t.argv);
+    }
+    for (argv[base_argc..argc]) |*a| a.* = it.next();
+    argv[argc] = null;
+    var n: usize = 0;
+    const overrides = envp[base_envc..envc]; // parsed first into their final place
+    for (overrides) |*e| e.* = it.next();
+    if (base) |t| {
+        n = t.keptEnv(overrides, envp);
+        std.mem.copyForwards(?[*:0]const u8, envp[n .. n + overrides.len], envp[base_envc..envc]);
+    }
+    n += overrides.len;
+    envp[n] = null;
+    envp = envp[0 .. n + 1];
+    argv = argv[0 .. argc + 1];
+
+    if (base) |t| t.ref();
     launch.* = .{
         .args = .{
             .file = file,
-            .argv = @ptrCast(ptrs),
-            .envp = @ptrCast(ptrs + argc + 1),
-            .cwd_fd = -1,
-            .detached = p.header.flags & abi.flag_detached != 0,
+            .argv = @ptrCast(argv.ptr),
+            .envp = @ptrCast(envp.ptr),
+            .cwd_fd = if (base) |t| t.cwd_fd else -1,
+            .detached = p.header.flags & abi.flag_detached != 0 or (if (base) |t| t.detached else false),
             .sources = sources[0..p.slots.len],
             .err_fd = -1,
         },
@@ -133,8 +158,105 @@ fn build(p: Parsed) ?*Launch {
         .pid = -1,
         .pidfd = -1,
         .cwd_path = cwd_path,
+        .base = base,
     };
     return launch;
+}
+
+/// A prepared launch: path, cwd, argv and envp parsed once into engine memory, launched many
+/// times with an overlay (slots, extra args, a few env entries) and nothing else re-encoded.
+pub const Template = struct {
+    block: []align(16) u8,
+    file: [*:0]const u8,
+    /// O_PATH|O_CLOEXEC, owned by the template, or -1: children fchdir into it.
+    cwd_fd: i32,
+    detached: bool,
+    argv: []const ?[*:0]const u8,
+    envp: []const ?[*:0]const u8,
+    /// One for the owner, one per launch whose child may still read our strings.
+    refs: std.atomic.Value(u32),
+
+    pub fn create(request: []const u8) union(enum) { ok: *Template, failed: Failure } {
+        const p = parse(request) orelse return .{ .failed = .{ .stage = .resource, .errno = sys.EINVAL } };
+        if (p.header.argc == 0) return .{ .failed = .{ .stage = .resource, .errno = sys.EINVAL } };
+        const argc = p.header.argc;
+        const envc = p.header.envc;
+        const total = @sizeOf(Template) + (argc + envc) * @sizeOf(usize) + p.strings.len;
+        const block = allocator.alignedAlloc(u8, .@"16", total) catch return .{ .failed = .{ .stage = .resource, .errno = sys.ENOMEM } };
+        const t: *Template = @ptrCast(block.ptr);
+        const ptrs: [*]?[*:0]const u8 = @ptrCast(@alignCast(block.ptr + @sizeOf(Template)));
+        const strings = block[total - p.strings.len ..];
+        @memcpy(strings, p.strings);
+        var it = Strings{ .bytes = strings };
+        const file = it.next();
+        var cwd_fd: i32 = -1;
+        if (p.header.flags & abi.flag_cwd != 0) {
+            const cwd = it.next();
+            const rc = sys.openat(sys.AT_FDCWD, cwd, sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC);
+            if (sys.errnoOf(rc) != 0) {
+                allocator.free(block);
+                return .{ .failed = .{ .stage = .cwd, .errno = sys.errnoOf(rc) } };
+            }
+            cwd_fd = sys.asFd(rc);
+        }
+        for (0..argc + envc) |i| ptrs[i] = it.next();
+        t.* = .{
+            .block = block,
+            .file = file,
+            .cwd_fd = cwd_fd,
+            .detached = p.header.flags & abi.flag_detached != 0,
+            .argv = ptrs[0..argc],
+            .envp = ptrs[argc .. argc + envc],
+            .refs = .init(1),
+        };
+        return .{ .ok = t };
+    }
+
+    pub fn ref(t: *Template) void {
+        _ = t.refs.fetchAdd(1, .monotonic);
+    }
+
+    pub fn unref(t: *Template) void {
+        if (t.refs.fetchSub(1, .acq_rel) != 1) return;
+        if (t.cwd_fd >= 0) sys.close(t.cwd_fd);
+        allocator.free(t.block);
+    }
+
+    /// Writes into `out` the template's env entries whose key no override sets; returns how many.
+    fn keptEnv(t: *const Template, overrides: []const ?[*:0]const u8, out: []?[*:0]const u8) usize {
+        if (overrides.len == 0) {
+            @memcpy(out[0..t.envp.len], t.envp);
+            return t.envp.len;
+        }
+        var n: usize = 0;
+        for (t.envp) |entry| {
+            const key = envKey(entry.?);
+            const overridden = for (overrides) |o| {
+                if (std.mem.eql(u8, key, envKey(o.?))) break true;
+            } else false;
+            if (overridden) continue;
+            out[n] = entry;
+            n += 1;
+        }
+        return n;
+    }
+};
+
+/// Walks NUL-terminated strings that parse() counted, with the vectorised byte search.
+const Strings = struct {
+    bytes: []const u8,
+    pos: usize = 0,
+
+    fn next(self: *Strings) [*:0]const u8 {
+        const end = std.mem.indexOfScalarPos(u8, self.bytes, self.pos, 0).?;
+        defer self.pos = end + 1;
+        return @ptrCast(self.bytes[self.pos..end :0].ptr);
+    }
+};
+
+fn envKey(entry: [*:0]const u8) []const u8 {
+    const s = std.mem.span(entry);
+    return s[0 .. std.mem.indexOfScalar(u8, s, '=') orelse s.len];
 }
 
 /// The fds this launch made, so a failure can undo exactly them.
@@ -167,14 +289,15 @@ const Made = struct {
 fn prepare(launch: *Launch, p: Parsed, parent_fds: []i32, made: *Made) ?Failure {
     made.launch = launch;
     for (parent_fds) |*fd| fd.* = -1;
-    var dir: i32 = sys.AT_FDCWD;
+    var dir: i32 = if (launch.base) |t| t.cwd_fd else sys.AT_FDCWD;
+    if (dir < 0) dir = sys.AT_FDCWD;
     if (launch.cwd_path) |cwd| {
         const rc = sys.openat(sys.AT_FDCWD, cwd, sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC);
         if (sys.errnoOf(rc) != 0) return .{ .stage = .cwd, .errno = sys.errnoOf(rc) };
         dir = sys.asFd(rc);
         made.cwd_fd = dir;
     }
-    launch.args.cwd_fd = made.cwd_fd;
+    if (launch.base == null) launch.args.cwd_fd = made.cwd_fd;
     if (checkExecutable(dir, launch.args.file)) |errno| return .{ .stage = .exec, .errno = errno };
 
     const sources = @constCast(launch.args.sources);

@@ -91,6 +91,16 @@ pub fn add(launch: *Launch) ?u32 {
     return id;
 }
 
+/// For a launch that add() refused: kill it, reap it, free what it used.
+pub fn abandon(launch: *Launch) void {
+    _ = sys.pidfdSendSignal(launch.pidfd, 9);
+    var info: sys.Siginfo = undefined;
+    _ = sys.waitid(sys.P_PIDFD, launch.pidfd, &info, sys.WEXITED | sys.__WALL, null);
+    sys.close(launch.pidfd);
+    sys.close(launch.err_fd);
+    launch.release();
+}
+
 fn watch(fd: i32, id: u32, is_err_pipe: bool) void {
     var ev = linux.epoll_event{ .events = linux.EPOLL.IN, .data = .{ .u64 = (@as(u64, id) << 1) | @intFromBool(is_err_pipe) } };
     // Cannot fail for a fresh, valid fd on our own epoll short of ENOMEM; then we would never

@@ -10,9 +10,9 @@ const reaper = @import("reaper.zig");
 
 const allocator = std.heap.raw_c_allocator;
 
-pub fn run(request: []const u8, parent_fds: []i32, out: *abi.SyncResult) void {
+pub fn run(request: []const u8, parent_fds: []i32, out: *abi.SyncResult, base: ?*launch_mod.Template) void {
     out.* = std.mem.zeroes(abi.SyncResult);
-    const launch = switch (launch_mod.start(request, parent_fds, true)) {
+    const launch = switch (launch_mod.start(request, parent_fds, true, base)) {
         .ok => |l| l,
         .failed => |f| {
             out.stage = f.stage;

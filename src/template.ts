@@ -1,0 +1,97 @@
+// Spawn templates: a command prepared once — options validated, path resolved, argv and envp
+// encoded into engine memory — then launched many times with only stdio, extra args and a few
+// env entries given per launch. The user-space form of the kernel "spawn templates" proposal.
+import { Type } from "typebox";
+import { Compile } from "typebox/compile";
+import { closeTemplate, createTemplate, type TemplateHandle } from "./native.ts";
+import { normalizeSpawn } from "./options.ts";
+import type { SpawnPlan, SpawnRequest } from "./plan.ts";
+import { argError, launchError } from "./errors.ts";
+import { startSubprocess, type Subprocess } from "./subprocess.ts";
+import { runSync, type SyncSubprocess } from "./sync.ts";
+
+const Overrides = Type.Object({
+  args: Type.Optional(Type.Array(Type.String())),
+  env: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+const checkOverrides = Compile(Overrides);
+
+/** What a launch may change; everything else is fixed when the template is made. */
+export interface TemplateOverrides {
+  /** Appended to the template's argv. */
+  args?: string[];
+  /** Set (or replace) these variables; the template's other variables are kept. */
+  env?: Record<string, string>;
+  stdin?: unknown;
+  stdout?: unknown;
+  stderr?: unknown;
+  stdio?: unknown[];
+}
+
+const no_env = Object.freeze({});
+
+export class Template {
+  #handle: TemplateHandle;
+  #async: SpawnRequest;
+  #sync: SpawnRequest;
+
+  /** @internal use template() */
+  constructor(cmd: unknown, options?: unknown) {
+    this.#async = normalizeSpawn(cmd, options, false);
+    this.#sync = normalizeSpawn(cmd, options, true);
+    const made = createTemplate(this.#async.plan);
+    if (typeof made !== "number") throw launchError(made.stage, made.errno, this.#async.command, this.#async.plan.file);
+    this.#handle = made;
+  }
+
+  spawn(overrides?: TemplateOverrides): Subprocess {
+    return startSubprocess(this.#overlay(this.#async, overrides, false), this.#live());
+  }
+
+  spawnSync(overrides?: TemplateOverrides): SyncSubprocess {
+    return runSync(this.#overlay(this.#sync, overrides, true), this.#live());
+  }
+
+  /** Frees the engine memory. Children already starting are not affected. */
+  close(): void {
+    if (this.#handle === 0) return;
+    closeTemplate(this.#handle);
+    this.#handle = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #live(): TemplateHandle {
+    if (this.#handle === 0) throw argError("ERR_INVALID_STATE", "template is closed", TypeError);
+    return this.#handle;
+  }
+
+  /** The per-launch request: an overlay plan the engine lays over the template. */
+  #overlay(base: SpawnRequest, overrides: TemplateOverrides | undefined, sync: boolean): SpawnRequest {
+    if (overrides !== undefined && !checkOverrides.Check(overrides)) {
+      const first = checkOverrides.Errors(overrides)[0];
+      const where = first?.instancePath ? `overrides${first.instancePath.replaceAll("/", ".")}` : "overrides";
+      throw argError("ERR_INVALID_ARG_TYPE", `The "${where}" argument ${first?.message ?? "is invalid"}; expected { args?: string[], env?: Record<string, string>, stdin?, stdout?, stderr?, stdio? }`);
+    }
+    let slots = base.plan.slots;
+    if (overrides && ("stdio" in overrides || "stdin" in overrides || "stdout" in overrides || "stderr" in overrides)) {
+      // Bun's own stdio rules and messages, on an absolute path (no PATH search) and no env.
+      const { stdin, stdout, stderr, stdio } = overrides;
+      slots = normalizeSpawn([base.plan.file], { stdin, stdout, stderr, stdio, env: no_env }, sync).plan.slots;
+    }
+    const env = overrides?.env;
+    const envp = env ? Object.keys(env).map((key) => `${key}=${env[key]}`) : [];
+    for (const entry of envp) if (entry.includes("\0")) throw argError("ERR_INVALID_ARG_VALUE", `template overrides.env must be strings without null bytes`);
+    const args = overrides?.args ?? [];
+    for (const arg of args) if (arg.includes("\0")) throw argError("ERR_INVALID_ARG_VALUE", `template overrides.args must be strings without null bytes`);
+    const plan: SpawnPlan = { file: "", argv: args, envp, cwd: "", slots, detached: false };
+    return { plan, command: base.command, onExit: base.onExit };
+  }
+}
+
+/** Prepares `cmd` with `options` (the same as spawn's) for many launches. */
+export function template(cmd: unknown, options?: unknown): Template {
+  return new Template(cmd, options);
+}

@@ -1,0 +1,541 @@
+// Every bad input goes through Bun.spawn / Bun.spawnSync and through normalizeSpawn, and the two
+// errors must look the same to a user (class, code, message, errno, syscall, path, keys, String()).
+// Good inputs: the plan is checked against what Bun's child actually sees (its environ, its fds).
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  errnoCode,
+  errnoDescription,
+  executableNotFound,
+  launchError,
+  quoteLikeBun,
+  systemError,
+} from "../src/errors.ts";
+import { normalizeSpawn } from "../src/options.ts";
+import type { SpawnPlan } from "../src/plan.ts";
+
+type Args = unknown[];
+const modes = [
+  { name: "spawn", sync: false },
+  { name: "spawnSync", sync: true },
+] as const;
+
+let dir = "";
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "forkless-options-"));
+  mkdirSync(join(dir, "bin"));
+  writeFileSync(join(dir, "bin", "mytool"), "#!/bin/sh\necho mytool\n");
+  chmodSync(join(dir, "bin", "mytool"), 0o755);
+  writeFileSync(join(dir, "junk"), "\x01\x02\x03junk");
+  chmodSync(join(dir, "junk"), 0o755);
+  writeFileSync(join(dir, "badshebang"), "#!/nonexistent/interpreter\n");
+  chmodSync(join(dir, "badshebang"), 0o755);
+  writeFileSync(join(dir, "plain"), "not executable\n");
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** What a user can observe about a thrown value. */
+function shape(error: any) {
+  return {
+    constructor: error?.constructor?.name,
+    name: error?.name,
+    message: error?.message,
+    code: error?.code,
+    errno: error?.errno,
+    syscall: error?.syscall,
+    path: error?.path,
+    keys: Object.keys(error ?? {}),
+    string: String(error),
+    isTypeError: error instanceof TypeError,
+    isRangeError: error instanceof RangeError,
+    isError: error instanceof Error,
+  };
+}
+
+function thrown(run: () => unknown): any {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+/** Runs the call through Bun; kills what it started so a passing call leaves nothing behind. */
+function bunThrown(sync: boolean, args: Args): any {
+  return thrown(() => {
+    const result: any = sync ? (Bun.spawnSync as any)(...args) : (Bun.spawn as any)(...args);
+    if (!sync) result.kill();
+  });
+}
+
+function oursThrown(sync: boolean, args: Args): any {
+  return thrown(() => normalizeSpawn(args[0], args[1], sync));
+}
+
+function expectSameAsBun(sync: boolean, args: Args) {
+  const bun = bunThrown(sync, args);
+  const ours = oursThrown(sync, args);
+  expect(bun).toBeDefined();
+  expect(shape(ours)).toEqual(shape(bun));
+}
+
+const weird = "a\"b\\c\n\t\x01\x7f\u2028\ufeff\ud800é😀\0x";
+const big = 2 ** 31;
+
+/** Inputs Bun rejects itself: forkless must throw the very same error, in the same order. */
+const same_as_bun: [string, () => Args][] = [
+  ["no arguments", () => []],
+  ["cmd null", () => [null]],
+  ["cmd undefined", () => [undefined]],
+  ["cmd number", () => [123]],
+  ["cmd string", () => ["true"]],
+  ["cmd empty", () => [[]]],
+  ["object form without cmd", () => [{}]],
+  ["object form, cmd empty", () => [{ cmd: [] }]],
+  ["cmd[0] with NUL", () => [["tr\0ue"]]],
+  ["cmd[0] with NUL, escaped like Bun", () => [[weird]]],
+  ["args[1] with NUL", () => [["true", "a\0b"]]],
+  ["args[2] with NUL, raw like Bun", () => [["true", "a", weird]]],
+  ["cwd with NUL", () => [["true"], { cwd: weird }]],
+  ["argv0 with NUL", () => [["true"], { argv0: weird }]],
+  ["env value with NUL", () => [["true"], { env: { A: weird } }]],
+  ["env key with NUL", () => [["true"], { env: { [weird]: "v" } }]],
+  ["env: value NUL of an earlier key wins", () => [["true"], { env: { A: "\0", ["B\0"]: "x" } }]],
+  ["env: key NUL before its value NUL", () => [["true"], { env: { ["A\0"]: "\0" } }]],
+  ["env value Symbol", () => [["true"], { env: { A: Symbol("s") } }]],
+  ["missing executable", () => [["forkless-no-such-command"]]],
+  ["missing executable, empty name", () => [[""]]],
+  ["missing executable with quotes", () => [["no\"pe'x é"]]],
+  ["missing executable with argv0", () => [["forkless-no-such-command"], { argv0: "true" }]],
+  ["missing executable, env PATH", () => [["true"], { env: { PATH: "/nonexistent" } }]],
+  ["missing executable, env without PATH", () => [["mytool"], { env: {} }]],
+  ["env number", () => [["true"], { env: 5 }]],
+  ["env string", () => [["true"], { env: "A=1" }]],
+  ["stdio string", () => [["true"], { stdio: "pipe" }]],
+  ["stdio number", () => [["true"], { stdio: 5 }]],
+  ["stdio object", () => [["true"], { stdio: {} }]],
+  ["stdio[0] bogus", () => [["true"], { stdio: ["bogus"] }]],
+  ["stdio[1] PIPE", () => [["true"], { stdio: ["pipe", "PIPE"] }]],
+  ["stdio[3] bogus", () => [["true"], { stdio: ["pipe", "pipe", "pipe", "bogus"] }]],
+  ["stdin bogus", () => [["true"], { stdin: "bogus" }]],
+  ["stdout bogus", () => [["true"], { stdout: "bogus" }]],
+  ["stderr bogus", () => [["true"], { stderr: "bogus" }]],
+  ["stdio -1", () => [["true"], { stdio: [-1] }]],
+  ["stdio[3] -1", () => [["true"], { stdio: ["ignore", "ignore", "ignore", -1] }]],
+  ["stdout -Infinity", () => [["true"], { stdout: -Infinity }]],
+  ["stdio 2^31", () => [["true"], { stdio: [big] }]],
+  ["stdio 2^31-1", () => [["true"], { stdio: [big - 1] }]],
+  ["stdio Infinity", () => [["true"], { stdio: [Infinity] }]],
+  ["stdio 1e21", () => [["true"], { stdio: ["ignore", 1e21] }]],
+  ["stdio true", () => [["true"], { stdio: [true] }]],
+  ["stdio {}", () => [["true"], { stdio: [{}] }]],
+  ["stdio bigint", () => [["true"], { stdio: [1n] }]],
+  ["stdio Number object", () => [["true"], { stdio: [new Number(1)] }]],
+  ["stdout function", () => [["true"], { stdout: () => 1 }]],
+  ["stdin 1", () => [["true"], { stdin: 1 }]],
+  ["stdin 2", () => [["true"], { stdin: 2 }]],
+  ["stdio[0] 2", () => [["true"], { stdio: [2] }]],
+  ["stdout 0", () => [["true"], { stdout: 0 }]],
+  ["stdio[2] 0", () => [["true"], { stdio: ["ignore", "pipe", 0] }]],
+  ["stdin socket-fd", () => [["true"], { stdin: "socket-fd" }]],
+  ["stdio[1] socket-fd", () => [["true"], { stdio: ["ignore", "socket-fd"] }]],
+  ["stdout Uint8Array", () => [["true"], { stdout: new Uint8Array(1) }]],
+  ["stderr ArrayBuffer", () => [["true"], { stderr: new ArrayBuffer(1) }]],
+  ["stdout Blob", () => [["true"], { stdout: new Blob(["x"]) }]],
+  ["stdout File", () => [["true"], { stdout: new File(["x"], "f") }]],
+  ["stderr Response", () => [["true"], { stderr: new Response("x") }]],
+  ["stdio[3] Blob", () => [["true"], { stdio: ["ignore", "ignore", "ignore", new Blob(["x"])] }]],
+  ["stdio[4] Response", () => [["true"], { stdio: ["ignore", "ignore", "ignore", null, new Response("x")] }]],
+  ["stdio[3] ReadableStream", () => [["true"], { stdio: ["ignore", "ignore", "ignore", new ReadableStream()] }]],
+  ["onExit number", () => [["true"], { onExit: 5 }]],
+  ["onExit string", () => [["true"], { onExit: "x" }]],
+  ["onExit object", () => [["true"], { onExit: {} }]],
+  ["onDisconnect number", () => [["true"], { onDisconnect: 5 }]],
+  // Which error wins when there are two.
+  ["argv0 NUL before cwd NUL", () => [["true"], { argv0: "\0", cwd: "\0" }]],
+  ["argv0 NUL before a missing executable", () => [["forkless-no-such-command"], { argv0: "\0" }]],
+  ["cwd NUL before env", () => [["true"], { cwd: "\0", env: 5 }]],
+  ["cwd NUL before onExit", () => [["true"], { cwd: "\0", onExit: 5 }]],
+  ["onExit before env", () => [["true"], { onExit: 5, env: 5 }]],
+  ["env before stdio", () => [["true"], { env: 5, stdio: ["bogus"] }]],
+  ["env NUL before a missing executable", () => [["forkless-no-such-command"], { env: { A: "\0" } }]],
+  ["env before cmd empty", () => [[], { env: 5 }]],
+  ["cmd empty before stdio", () => [[], { stdio: ["bogus"] }]],
+  ["missing executable before args NUL", () => [["forkless-no-such-command", "\0"]]],
+  ["missing executable before stdio", () => [["forkless-no-such-command"], { stdio: ["bogus"] }]],
+  ["args NUL before stdio", () => [["true", "\0"], { stdio: ["bogus"] }]],
+  ["stdin before stderr before stdout", () => [["true"], { stdout: "bogus", stderr: -1, stdin: 1 }]],
+  ["stderr before stdout", () => [["true"], { stdout: "bogus", stderr: -1 }]],
+  ["stdio before detached", () => [["true"], { stdio: ["bogus"], detached: "yes" }]],
+  ["object form: second argument ignored", () => [{ cmd: ["true"], stdio: ["bogus"] }, { stdio: ["pipe"] }]],
+];
+
+/** Sync- or async-only rejections by Bun. */
+const same_as_bun_sync: [string, () => Args][] = [
+  ["stdio[3] socket-fd in spawnSync", () => [["true"], { stdio: ["ignore", "ignore", "ignore", "socket-fd"] }]],
+  ["stdin ReadableStream in spawnSync", () => [["true"], { stdin: new ReadableStream() }]],
+  ["stdout ReadableStream in spawnSync", () => [["true"], { stdout: new ReadableStream() }]],
+  ["stderr ReadableStream in spawnSync", () => [["true"], { stderr: new ReadableStream() }]],
+];
+
+describe("bad input: the same error as Bun", () => {
+  for (const { name, sync } of modes) {
+    for (const [label, make] of same_as_bun) {
+      test(`${name}: ${label}`, () => {
+        process.chdir(dir); // "mytool" exists only relative to this dir's bin/
+        expectSameAsBun(sync, make());
+      });
+    }
+  }
+  for (const [label, make] of same_as_bun_sync) {
+    test(`spawnSync: ${label}`, () => expectSameAsBun(true, make()));
+  }
+});
+
+describe("bad input Bun lets through: a TypeError naming the option", () => {
+  const strict: [string, () => Args, string][] = [
+    ["non-string argument", () => [["echo", 1]], 'The "cmd[1]" argument must be of type string. Received type number (1)'],
+    ["non-string cmd[0]", () => [[123]], 'The "cmd[0]" argument must be of type string. Received type number (123)'],
+    ["hole in cmd", () => [["echo", , "x"]], 'The "cmd[1]" argument must be of type string. Received undefined'],
+    ["object form, cmd a string", () => [{ cmd: "echo" }], "cmd must be an array"],
+    ["options a number", () => [["true"], 5], 'The "options" argument must be an object. Received type number (5)'],
+    ["options an array", () => [["true"], []], 'The "options" argument must be an object. Received an instance of Array'],
+    ["cwd a number", () => [["true"], { cwd: 5 }], 'The "options.cwd" property must be of type string. Received type number (5)'],
+    ["cwd a URL", () => [["true"], { cwd: new URL("file:///tmp") }], 'The "options.cwd" property must be of type string. Received an instance of URL'],
+    ["argv0 a number", () => [["true"], { argv0: 5 }], 'The "options.argv0" property must be of type string. Received type number (5)'],
+    ["detached a string", () => [["true"], { detached: "yes" }], 'The "options.detached" property must be of type boolean. Received type string (\'yes\')'],
+    ["fractional fd", () => [["true"], { stderr: 1.5 }], 'The "options.stderr" property must be an integer file descriptor. Received type number (1.5)'],
+    ["fractional fd in stdio", () => [["true"], { stdio: ["ignore", "ignore", "ignore", 3.5] }], 'The "options.stdio[3]" property must be an integer file descriptor. Received type number (3.5)'],
+    ["NaN fd", () => [["true"], { stdin: NaN }], 'The "options.stdin" property must be an integer file descriptor. Received type number (NaN)'],
+    ["String object in stdio", () => [["true"], { stdio: [new String("pipe")] }], "stdio must be an array of 'inherit', 'ignore', or null"],
+    ["env an array", () => [["true"], { env: ["A=1"] }], "env must be an object"],
+    ["env a function", () => [["true"], { env: () => 1 }], "env must be an object"],
+  ];
+  for (const { name, sync } of modes) {
+    for (const [label, make, message] of strict) {
+      test(`${name}: ${label}`, () => {
+        const args = make();
+        const error = oursThrown(sync, args);
+        // Bun coerces these (or fails later, at launch): the divergence is deliberate.
+        expect(shape(bunThrown(sync, args))).not.toEqual(shape(error));
+        expect(shape(error)).toMatchObject({ constructor: "TypeError", name: "TypeError", code: "ERR_INVALID_ARG_TYPE", message, keys: [] });
+        expect(String(error)).toBe(`TypeError [ERR_INVALID_ARG_TYPE]: ${message}`);
+      });
+    }
+  }
+});
+
+describe("options forkless does not support yet", () => {
+  const cases: [string, () => Args, string][] = [
+    ["timeout", () => [["true"], { timeout: 100 }], 'the "timeout" option'],
+    ["timeout 0", () => [["true"], { timeout: 0 }], 'the "timeout" option'],
+    ["killSignal", () => [["true"], { killSignal: "SIGKILL" }], 'the "killSignal" option'],
+    ["signal", () => [["true"], { signal: new AbortController().signal }], 'the "signal" option'],
+    ["maxBuffer", () => [["true"], { maxBuffer: 10 }], 'the "maxBuffer" option'],
+    ["ipc", () => [["true"], { ipc() {} }], 'the "ipc" option'],
+    ["serialization", () => [["true"], { serialization: "json" }], 'the "serialization" option'],
+    ["terminal", () => [["true"], { terminal: {} }], 'the "terminal" option'],
+    ["uid", () => [["true"], { uid: 0 }], 'the "uid" option'],
+    ["gid", () => [["true"], { gid: 0 }], 'the "gid" option'],
+    ["lazy", () => [["true"], { lazy: true }], 'the "lazy" option'],
+    ["cgroup", () => [["true"], { cgroup: "x" }], 'the "cgroup" option'],
+    ["deathSignal", () => [["true"], { deathSignal: "SIGKILL" }], 'the "deathSignal" option'],
+    ["stdin Blob", () => [["cat"], { stdin: new Blob(["x"]) }], "options.stdin as a Blob"],
+    ["stdin Buffer", () => [["cat"], { stdin: Buffer.from("x") }], "options.stdin as an ArrayBuffer"],
+    ["stdin ArrayBuffer", () => [["cat"], { stdin: new ArrayBuffer(1) }], "options.stdin as an ArrayBuffer"],
+    ["stdin Response", () => [["cat"], { stdin: new Response("x") }], "options.stdin as a Response"],
+    ["stdin Request", () => [["cat"], { stdin: new Request("http://x", { method: "POST", body: "x" }) }], "options.stdin as a Request"],
+    ["stdin Bun.file", () => [["cat"], { stdin: Bun.file("/etc/hostname") }], "options.stdin as a Bun.file()"],
+    ["stdio[0] Bun.file", () => [["cat"], { stdio: [Bun.file("/etc/hostname")] }], "options.stdio[0] as a Bun.file()"],
+    ["stdout Bun.file", () => [["true"], { stdout: Bun.file(join(tmpdir(), "forkless-x")) }], "options.stdout as a Bun.file()"],
+    ["stderr Bun.file(fd)", () => [["true"], { stderr: Bun.file(2) }], "options.stderr as a Bun.file()"],
+    ["stdio[3] Bun.file", () => [["true"], { stdio: ["ignore", "ignore", "ignore", Bun.file("/etc/hostname")] }], "options.stdio[3] as a Bun.file()"],
+    ["stdio[3] Uint8Array", () => [["true"], { stdio: ["ignore", "ignore", "ignore", new Uint8Array(1)] }], "options.stdio[3] as an ArrayBuffer"],
+  ];
+  for (const { name, sync } of modes) {
+    for (const [label, make, what] of cases) {
+      test(`${name}: ${label}`, () => {
+        const error = oursThrown(sync, make());
+        expect(shape(error)).toMatchObject({
+          constructor: "TypeError",
+          code: "ERR_FORKLESS_UNSUPPORTED",
+          message: `forkless does not support ${what} yet`,
+          isTypeError: true,
+        });
+      });
+    }
+  }
+  const async_only: [string, () => Args, string][] = [
+    ["stdin ReadableStream", () => [["cat"], { stdin: new ReadableStream() }], "options.stdin as a ReadableStream"],
+    ["stdout ReadableStream", () => [["true"], { stdout: new ReadableStream() }], "options.stdout as a ReadableStream"],
+    ["stdio[3] socket-fd", () => [["true"], { stdio: ["ignore", "ignore", "ignore", "socket-fd"] }], 'options.stdio[3] as "socket-fd"'],
+  ];
+  for (const [label, make, what] of async_only) {
+    test(`spawn: ${label}`, () => {
+      const error = oursThrown(false, make());
+      expect(error?.code).toBe("ERR_FORKLESS_UNSUPPORTED");
+      expect(error?.message).toBe(`forkless does not support ${what} yet`);
+    });
+  }
+  test("null and undefined mean absent, as in Bun", () => {
+    const options = { timeout: null, killSignal: undefined, signal: null, maxBuffer: null, ipc: null, terminal: null, uid: null, gid: null, lazy: null, cgroup: null, deathSignal: null, serialization: null };
+    expect(bunThrown(true, [["true"], options])).toBeUndefined();
+    expect(oursThrown(true, [["true"], options])).toBeUndefined();
+  });
+  test("windowsHide, windowsVerbatimArguments and unknown keys are ignored, as in Bun", () => {
+    const options = { windowsHide: 5, windowsVerbatimArguments: "x", bogusKey: 1, onDisconnect() {} };
+    for (const { sync } of modes) {
+      expect(bunThrown(sync, [["true"], options])).toBeUndefined();
+      expect(oursThrown(sync, [["true"], options])).toBeUndefined();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Good input: the plan against what Bun's child sees.
+
+function plan(args: Args, sync = true): SpawnPlan {
+  return normalizeSpawn(args[0], args[1], sync).plan;
+}
+
+function bunEnviron(options: object): string[] {
+  const result = Bun.spawnSync(["cat", "/proc/self/environ"], options as any);
+  const entries = result.stdout.toString().split("\0");
+  entries.pop();
+  return entries;
+}
+
+describe("environment", () => {
+  test("default: exactly the environment Bun gives its children, in order", () => {
+    expect(plan([["cat", "/proc/self/environ"]]).envp).toEqual(bunEnviron({}));
+  });
+  test("default ignores later writes to process.env, as Bun does", () => {
+    process.env.FORKLESS_LATE_WRITE = "1";
+    try {
+      expect(bunEnviron({}).some((entry) => entry.startsWith("FORKLESS_LATE_WRITE="))).toBe(false);
+      expect(plan([["true"]]).envp).toEqual(bunEnviron({}));
+    } finally {
+      delete process.env.FORKLESS_LATE_WRITE;
+    }
+  });
+  test("conversion of values and key order match Bun", () => {
+    const env = { B: "1", A: 1, U: undefined, N: null, O: { x: 1 }, T: true, F: [1, 2], "": "empty", "K=V": "eq", 10: "ten", 2: "two", S: { toString: () => "str", valueOf: () => "val" }, PATH: "/usr/bin" };
+    expect(plan([["cat"], { env }]).envp).toEqual(bunEnviron({ env }));
+  });
+  test("own enumerable keys only, getters read", () => {
+    const env = Object.defineProperty(Object.assign(Object.create({ INHERITED: "1" }), { OWN: "2", get G() { return "g"; } }), "HIDDEN", { value: "3", enumerable: false });
+    expect(plan([["cat"], { env }]).envp).toEqual(bunEnviron({ env }));
+  });
+  test("env: null and undefined mean the default", () => {
+    expect(plan([["true"], { env: null }]).envp).toEqual(plan([["true"]]).envp);
+    expect(plan([["true"], { env: undefined }]).envp).toEqual(plan([["true"]]).envp);
+  });
+});
+
+describe("executable resolution", () => {
+  test("a bare name is looked up in the startup PATH", () => {
+    expect(plan([["true"]]).file).toBe(Bun.which("true")!);
+  });
+  test("PATH comes from env when env is given, relative entries against cwd", () => {
+    const p = plan([["mytool", "a"], { env: { PATH: "bin" }, cwd: dir }]);
+    expect(p.file).toBe(join(dir, "bin", "mytool"));
+    expect(Bun.spawnSync(["mytool", "a"], { env: { PATH: "bin" }, cwd: dir }).stdout.toString()).toBe("mytool\n");
+  });
+  test("env without PATH still finds /usr/bin programs, as Bun does", () => {
+    expect(plan([["true"], { env: {} }]).file).toBe("/usr/bin/true");
+    expect(bunThrown(true, [["true"], { env: {} }])).toBeUndefined();
+  });
+  test("a name with a slash is used as is, relative to cwd", () => {
+    expect(plan([["bin/mytool"], { cwd: dir }]).file).toBe("bin/mytool");
+    expect(plan([["./nope"]]).file).toBe("./nope");
+    expect(Bun.spawnSync(["bin/mytool"], { cwd: dir }).stdout.toString()).toBe("mytool\n");
+  });
+  test("argv0 replaces argv[0] only; the command reported in errors is argv[0]", () => {
+    const request = normalizeSpawn(["sh", "-c", "echo $0", "x"], { argv0: "renamed" }, true);
+    expect(request.plan.argv).toEqual(["renamed", "-c", "echo $0", "x"]);
+    expect(request.plan.file).toBe(Bun.which("sh")!);
+    expect(request.command).toBe("renamed");
+    expect(Bun.spawnSync(["sh", "-c", "echo $0"], { argv0: "renamed" }).stdout.toString()).toBe("renamed\n");
+    expect(plan([["true"], { argv0: "" }]).argv).toEqual(["true"]);
+  });
+  test("object form and the other fields", () => {
+    const onExit = () => {};
+    const request = normalizeSpawn({ cmd: ["echo", "hi"], cwd: "/tmp", detached: true, onExit }, undefined, false);
+    expect(request.plan).toMatchObject({ argv: ["echo", "hi"], cwd: "/tmp", detached: true });
+    expect(request.onExit).toBe(onExit);
+    expect(request.command).toBe("echo");
+    expect(normalizeSpawn(["true"], { cwd: "", detached: false, onExit: null }, false)).toMatchObject({ plan: { cwd: "", detached: false }, onExit: undefined });
+  });
+});
+
+// The child's fds 0..5 as seen from outside: find(1) lists the shell's /proc/<pid>/fd and writes
+// the list to a file it opens itself, so no shell redirection disturbs what is being listed.
+const fd_probe = 'find /proc/$$/fd -mindepth 1 -maxdepth 1 -fprintf "$OUT" "%f %l\\n"; true';
+
+async function bunFds(sync: boolean, options: Record<string, unknown>): Promise<string[]> {
+  const out = join(dir, `fds-${Math.random()}`);
+  const args = ["sh", "-c", fd_probe];
+  const all = { ...options, env: { OUT: out } };
+  if (sync) Bun.spawnSync(args, all as any);
+  else await (Bun.spawn(args, all as any) as any).exited;
+  const seen = new Map<number, string>();
+  for (const line of (await Bun.file(out).text()).trim().split("\n")) {
+    const space = line.indexOf(" ");
+    seen.set(Number(line.slice(0, space)), line.slice(space + 1));
+  }
+  rmSync(out);
+  return [0, 1, 2, 3, 4, 5].map((fd) => seen.get(fd) ?? "none");
+}
+
+function describeSlot(slot: SpawnPlan["slots"][number] | undefined): string {
+  if (slot === null || slot === undefined) return "none";
+  if (slot.kind === "ignore") return "/dev/null";
+  if (slot.kind === "pipe") return "socket";
+  try {
+    return readlinkSync(`/proc/self/fd/${slot.fd}`);
+  } catch {
+    return "none"; // inheriting an fd the parent does not have leaves nothing there
+  }
+}
+
+describe("stdio slots match the child's fds under Bun", () => {
+  const extra = () => {
+    const fd = require("node:fs").openSync("/etc/hostname", "r") as number;
+    return fd;
+  };
+  const layouts: [string, (fd: number) => Record<string, unknown>][] = [
+    ["defaults", () => ({})],
+    ["stdin/stdout/stderr", () => ({ stdin: "pipe", stdout: "inherit", stderr: "ignore" })],
+    ["null means ignore", () => ({ stdout: null, stderr: null })],
+    ["undefined means default", () => ({ stdout: undefined, stderr: undefined })],
+    ["stdio wins over stdout", () => ({ stdio: ["ignore", "ignore", "pipe"], stdout: "pipe" })],
+    ["stdio: null keeps defaults and ignores stdout", () => ({ stdio: null, stdout: "ignore" })],
+    ["stdio: [] keeps defaults", () => ({ stdio: [], stdout: "ignore" })],
+    ["holes and undefined keep defaults", () => ({ stdio: [, undefined, "inherit"] })],
+    ["extras: pipe, null, inherit", () => ({ stdio: ["ignore", "pipe", "pipe", "pipe", null, "inherit"] })],
+    ["extras: fd, ignore, fd 1", (fd) => ({ stdio: ["ignore", "pipe", "pipe", fd, "ignore", 1] })],
+    ["spawnSync's pipe stdin is /dev/null", () => ({ stdio: ["pipe", "pipe", "pipe"] })],
+    ["extras: undefined, ignore", () => ({ stdio: ["ignore", "pipe", "pipe", undefined, "ignore"] })],
+    ["fd numbers in 0..2", (fd) => ({ stdin: fd, stdout: 2, stderr: 1 })],
+  ];
+  for (const { name, sync } of modes) {
+    for (const [label, make] of layouts) {
+      test(`${name}: ${label}`, async () => {
+        const fd = extra();
+        try {
+          const options = make(fd);
+          const seen = await bunFds(sync, options);
+          const slots = plan([["sh"], options], sync).slots;
+          const predicted = [0, 1, 2, 3, 4, 5].map((i) => describeSlot(slots[i]));
+          expect(seen.map((line) => (line.startsWith("socket:") ? "socket" : line))).toEqual(predicted);
+        } finally {
+          require("node:fs").closeSync(fd);
+        }
+      });
+    }
+  }
+  test("fd 0 at an extra index: the user's fd 0 (Bun 1.4.5 passes its own fd 3 instead: a Bun bug)", async () => {
+    const seen = await bunFds(true, { stdio: ["ignore", "pipe", "pipe", 0] });
+    expect(seen[3]).toBe(describeSlot({ kind: "inherit", fd: 3 })); // what Bun does
+    expect(plan([["true"], { stdio: ["ignore", "pipe", "pipe", 0] }]).slots[3]).toEqual({ kind: "fd", fd: 0 });
+  });
+  test("plan shapes", () => {
+    expect(plan([["true"]], false).slots).toEqual([{ kind: "ignore", fd: -1 }, { kind: "pipe", fd: -1 }, { kind: "inherit", fd: 2 }]);
+    expect(plan([["true"]], true).slots).toEqual([{ kind: "ignore", fd: -1 }, { kind: "pipe", fd: -1 }, { kind: "pipe", fd: -1 }]);
+    expect(plan([["true"], { stdio: ["inherit", 5, 2, -0, "inherit", "ignore", null, "pipe", undefined] }]).slots).toEqual([
+      { kind: "inherit", fd: 0 }, { kind: "fd", fd: 5 }, { kind: "fd", fd: 2 }, { kind: "fd", fd: 0 }, { kind: "inherit", fd: 4 }, null, null, { kind: "pipe", fd: -1 }, null,
+    ]);
+    expect(Object.is(plan([["true"], { stdio: ["ignore", "ignore", "ignore", -0] }]).slots[3]!.fd, 0)).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// errors.ts against the errors Bun throws at launch time.
+
+describe("launch errors look like Bun's", () => {
+  const cases: [string, () => Args, number, number, string][] = [
+    ["missing cwd", () => [["true"], { cwd: "/nonexistent" }], 1, 2, "true"],
+    ["missing cwd with argv0", () => [["true"], { cwd: "/nonexistent", argv0: "foo" }], 1, 2, "foo"],
+    ["cwd is a file", () => [["true"], { cwd: "/etc/passwd" }], 1, 20, "true"],
+    ["non-executable file", () => [[join(dir, "plain")]], 2, 13, "<dir>/plain"],
+    ["directory", () => [["/etc"]], 2, 13, "/etc"],
+    ["directory with argv0", () => [["/etc"], { argv0: "foo" }], 2, 13, "foo"],
+    ["missing absolute path", () => [["/nonexistent/x"]], 2, 2, "/nonexistent/x"],
+    ["missing ./relative path", () => [["./nonexistent"], { cwd: dir }], 2, 2, "./nonexistent"],
+    ["missing interpreter", () => [["./badshebang"], { cwd: dir }], 2, 2, "./badshebang"],
+    ["exec format error", () => [["./junk"], { cwd: dir }], 2, 8, "./junk"],
+  ];
+  for (const { name, sync } of modes) {
+    for (const [label, make, stage, errno, command] of cases) {
+      test(`${name}: ${label}`, () => {
+        const args = make();
+        const bun = bunThrown(sync, args);
+        expect(bun).toBeDefined();
+        const request = normalizeSpawn(args[0], args[1], sync); // these are found only at launch
+        expect(request.command).toBe(command.replace("<dir>", dir));
+        const ours = launchError(stage, errno, request.command, request.plan.file);
+        expect(shape(ours)).toEqual(shape(bun));
+        expect(Object.getOwnPropertyNames(ours).slice(0, 5)).toEqual(Object.getOwnPropertyNames(bun).slice(0, 5));
+        // Bun.inspect without the source excerpt and stack, which differ by construction.
+        const head = (error: unknown) =>
+          Bun.inspect(error).split("\n").filter((line) => !/^\s*(\d+ \||\^|at )/.test(line) && line.trim() !== "").join("\n");
+        expect(head(ours)).toEqual(head(bun));
+      });
+    }
+  }
+  test("missing executable: same fields and inspection as Bun", () => {
+    const bun = bunThrown(true, [["forkless-no-such-command"]]);
+    const ours = executableNotFound("forkless-no-such-command");
+    expect(shape(ours)).toEqual(shape(bun));
+    expect(Object.getOwnPropertyNames(ours).slice(0, 4)).toEqual(Object.getOwnPropertyNames(bun).slice(0, 4));
+  });
+  test("resource exhaustion (stage 3) as probed: EMFILE on socketpair has no path", () => {
+    expect(shape(launchError(3, 24, "true", "/usr/bin/true"))).toMatchObject({
+      message: "EMFILE: too many open files, socketpair", code: "EMFILE", errno: -24, syscall: "socketpair", path: undefined, keys: ["code", "syscall", "errno"],
+    });
+    expect(shape(launchError(3, 11, "true", "/usr/bin/true"))).toMatchObject({
+      message: "EAGAIN: resource temporarily unavailable, posix_spawn 'true'", code: "EAGAIN", errno: -11, syscall: "posix_spawn", path: "true", keys: ["code", "path", "syscall", "errno"],
+    });
+  });
+  test("errno table: Bun's names, quirks included, and libuv's descriptions", () => {
+    expect([errnoCode(1), errnoCode(2), errnoCode(11), errnoCode(41), errnoCode(58), errnoCode(95), errnoCode(133)]).toEqual(["EPERM", "ENOENT", "EAGAIN", "EWOULDBLOCK", "EDEADLOCK", "ENOTSUP", "EHWPOISON"]);
+    expect(errnoDescription(8)).toBe("unknown error");
+    expect(errnoDescription(24)).toBe("too many open files");
+    expect(errnoDescription(95)).toBe("operation not supported on socket");
+    expect(systemError(2, "posix_spawn", "").message).toBe("ENOENT: no such file or directory, posix_spawn");
+  });
+  test("quoteLikeBun escapes what Bun escapes", () => {
+    expect(quoteLikeBun("a\"b\\c\n\t\b\f\r\x01\x1f\x7f\u2028\u2029\ufeff\ud800😀é")).toBe('"a\\"b\\\\c\\n\\t\\b\\f\\r\\u0001\\u001F\x7f\\u2028\\u2029\\uFEFF\ufffd😀é"');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The real entry points: the same errors must come out of forkless's spawn/spawnSync.
+
+describe("through src/index.ts", () => {
+  const cases: [string, () => Args][] = [
+    ["cmd empty", () => [[]]],
+    ["stdio bogus", () => [["true"], { stdio: ["bogus"] }]],
+    ["missing executable", () => [["forkless-no-such-command"]]],
+    ["argv0 with NUL", () => [["true"], { argv0: "\0" }]],
+    ["missing cwd", () => [["true"], { cwd: "/nonexistent" }]],
+    ["directory", () => [["/etc"]]],
+  ];
+  for (const { name, sync } of modes) {
+    for (const [label, make] of cases) {
+      test(`${name}: ${label}`, async () => {
+        const forkless: any = await import("../src/index.ts");
+        const args = make();
+        const ours = thrown(() => {
+          const result = forkless[name](...args);
+          if (!sync) result.kill();
+        });
+        expect(shape(ours)).toEqual(shape(bunThrown(sync, args)));
+      });
+    }
+  }
+});

@@ -1,0 +1,357 @@
+//! forkless-helper: the container's nominal parent. It starts with one fd (its end of a
+//! SOCK_SEQPACKET socketpair, at fd 3), launches what the main process asks through the engine's
+//! own launch path, reports each child's pid, pidfd, exit status and rusage, adopts and reaps
+//! every orphan of the tree, and ends the whole tree when the main process goes away.
+//! Single-threaded on purpose: the children's PR_SET_PDEATHSIG belongs to the launching thread.
+const std = @import("std");
+const linux = std.os.linux;
+const engine = @import("engine");
+const tree = @import("tree.zig");
+const abi = engine.abi;
+const sys = engine.sys;
+const launch = engine.launch;
+const reaper = engine.reaper;
+const protocol = engine.protocol;
+
+const allocator = std.heap.raw_c_allocator;
+const sock = protocol.helper_socket_fd;
+
+/// The bound on children launched and not yet reaped; a spawn beyond it is refused with EAGAIN.
+const max_children = 4096;
+const default_grace_ms = 2000;
+
+const Child = struct {
+    live: bool = false,
+    tag: u32 = 0,
+    pid: i32 = -1,
+    pidfd: i32 = -1,
+    /// Until the error pipe spoke: the launch (stack, request copy) the child may still use.
+    pending: ?*launch.Launch = null,
+    stage: abi.Stage = .none,
+    errno: i32 = 0,
+};
+
+var children: [max_children]Child = [_]Child{.{}} ** max_children;
+var child_count: usize = 0;
+var epoll_fd: i32 = -1;
+var signal_fd: i32 = -1;
+var grace_ms: i64 = default_grace_ms;
+var stopping = false;
+/// False once the main process is gone: nothing more is sent.
+var connected = true;
+var frame: []align(8) u8 = &.{};
+
+/// What an epoll event is about: the low two bits, the child index above them.
+const Source = enum(u2) { socket = 0, signals = 1, err_pipe = 2, pidfd = 3 };
+
+fn eventData(source: Source, index: usize) u64 {
+    return (@as(u64, index) << 2) | @intFromEnum(source);
+}
+
+pub fn main() u8 {
+    grace_ms = argInt(1) orelse default_grace_ms;
+    const parent: i32 = @intCast(argInt(2) orelse 0);
+    setup(parent) catch return 1;
+    while (!stopping) serveOnce(-1);
+    endTree();
+    return 0;
+}
+
+fn argInt(i: usize) ?i64 {
+    if (std.os.argv.len <= i) return null;
+    return std.fmt.parseInt(i64, std.mem.sliceTo(std.os.argv[i], 0), 10) catch null;
+}
+
+fn setup(parent: i32) !void {
+    // Nothing we open may reach a child: the socket first (it came in without O_CLOEXEC).
+    _ = sys.setCloexec(sock, true);
+    _ = linux.prctl(@intFromEnum(linux.PR.SET_CHILD_SUBREAPER), 1, 0, 0, 0);
+    // Terminal signals hit the whole process group, ours included: the main process decides
+    // what they mean, so we ignore them. SIGTERM (also our parent-death signal) ends the tree.
+    const ign = sys.KernelSigaction{ .handler = 1, .flags = 0, .restorer = 0, .mask = 0 };
+    for ([_]usize{ 1, 2, 3, 13 }) |sig| _ = sys.rtSigaction(sig, &ign, null);
+    const watched: u64 = sigBit(linux.SIG.CHLD) | sigBit(linux.SIG.TERM);
+    _ = sys.sigprocmask(0, &watched, null) // SIG_BLOCK;
+    const sfd = linux.syscall4(.signalfd4, @bitCast(@as(isize, -1)), @intFromPtr(&watched), 8, linux.SFD.CLOEXEC | linux.SFD.NONBLOCK);
+    if (sys.errnoOf(sfd) != 0) return error.Setup;
+    signal_fd = sys.asFd(sfd);
+    // Second line of defence after the socket's EOF. Set before the check, so a parent that
+    // died in between is seen by getppid.
+    _ = linux.prctl(@intFromEnum(linux.PR.SET_PDEATHSIG), linux.SIG.TERM, 0, 0, 0);
+    if (parent != 0 and linux.getppid() != parent) stopping = true;
+    if (launch.init() != 0) return error.Setup;
+    const ep = linux.epoll_create1(linux.EPOLL.CLOEXEC);
+    if (sys.errnoOf(ep) != 0) return error.Setup;
+    epoll_fd = sys.asFd(ep);
+    try watch(sock, eventData(.socket, 0));
+    try watch(signal_fd, eventData(.signals, 0));
+    frame = try allocator.alignedAlloc(u8, .@"8", 64 * 1024);
+}
+
+fn sigBit(sig: u32) u64 {
+    return @as(u64, 1) << @intCast(sig - 1);
+}
+
+fn watch(fd: i32, data: u64) !void {
+    var ev = linux.epoll_event{ .events = linux.EPOLL.IN, .data = .{ .u64 = data } };
+    if (sys.errnoOf(linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_ADD, fd, &ev)) != 0) return error.Watch;
+}
+
+/// Waits up to `timeout_ms` (-1: forever) and handles what arrived.
+fn serveOnce(timeout_ms: i32) void {
+    var events: [64]linux.epoll_event = undefined;
+    const rc = linux.epoll_wait(epoll_fd, &events, events.len, timeout_ms);
+    if (sys.errnoOf(rc) == sys.EINTR) return;
+    if (sys.errnoOf(rc) != 0) std.process.exit(2);
+    for (events[0..rc]) |ev| {
+        const index: usize = @intCast(ev.data.u64 >> 2);
+        switch (@as(Source, @enumFromInt(ev.data.u64 & 3))) {
+            .socket => receive(),
+            .signals => onSignals(),
+            .err_pipe => settle(&children[index]),
+            .pidfd => reap(&children[index]),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+fn receive() void {
+    // Peek for the frame's length first: a SEQPACKET frame longer than the buffer is cut.
+    var empty: [1]linux.iovec = .{.{ .base = frame.ptr, .len = 0 }};
+    var peek = linux.msghdr{ .name = null, .namelen = 0, .iov = &empty, .iovlen = 1, .control = null, .controllen = 0, .flags = 0 };
+    const want = linux.recvmsg(sock, &peek, linux.MSG.PEEK | linux.MSG.TRUNC);
+    if (sys.errnoOf(want) == sys.EINTR or sys.errnoOf(want) == sys.EAGAIN) return;
+    if (sys.errnoOf(want) != 0 or want == 0) return lostMain();
+    if (want > frame.len and want <= protocol.max_frame_bytes) {
+        if (allocator.alignedAlloc(u8, .@"8", want)) |bigger| {
+            allocator.free(frame);
+            frame = bigger;
+        } else |_| {}
+    }
+    var iov: [1]linux.iovec = .{.{ .base = frame.ptr, .len = frame.len }};
+    var control: protocol.CmsgBuffer = undefined;
+    var msg = linux.msghdr{ .name = null, .namelen = 0, .iov = &iov, .iovlen = 1, .control = &control, .controllen = @sizeOf(protocol.CmsgBuffer), .flags = 0 };
+    const n = linux.recvmsg(sock, &msg, linux.MSG.CMSG_CLOEXEC);
+    if (sys.errnoOf(n) == sys.EINTR) return;
+    if (sys.errnoOf(n) != 0 or n == 0) return lostMain();
+    const fds = control.received(msg.controllen);
+    defer for (fds) |fd| sys.close(fd);
+    if (n < @sizeOf(protocol.Control)) return;
+    const kind = std.mem.bytesToValue(protocol.Kind, frame[0..4]);
+    switch (kind) {
+        .spawn => spawn(frame[0..n], fds, msg.flags),
+        .kill_all, .shutdown => {
+            const control_frame = std.mem.bytesToValue(protocol.Control, frame[0..@sizeOf(protocol.Control)]);
+            if (kind == .kill_all) {
+                tree.signalAll(control_frame.arg);
+            } else {
+                grace_ms = @max(0, control_frame.arg);
+                stopping = true;
+            }
+        },
+        else => {},
+    }
+}
+
+/// Launches one request through the engine's own path. The shipped fds are closed by the caller
+/// right after: the child holds its own copies from clone on.
+fn spawn(bytes: []u8, fds: []const i32, flags: u32) void {
+    if (bytes.len < @sizeOf(protocol.SpawnFrame)) return;
+    const head = std.mem.bytesToValue(protocol.SpawnFrame, bytes[0..@sizeOf(protocol.SpawnFrame)]);
+    const request = bytes[@sizeOf(protocol.SpawnFrame)..];
+    const failed = struct {
+        fn f(tag: u32, stage: abi.Stage, errno: i32) void {
+            reply(.{ .tag = tag, .pid = -1, .stage = stage, .errno = errno }, -1);
+        }
+    }.f;
+    if (flags & linux.MSG.CTRUNC != 0 or fds.len != head.fd_count or fds.len == 0) return failed(head.tag, .resource, sys.EINVAL);
+    const slot_count = rewriteSlots(request, fds[0 .. fds.len - 1]) orelse return failed(head.tag, .resource, sys.EINVAL);
+    if (child_count == max_children) return failed(head.tag, .resource, sys.EAGAIN);
+    // Relative paths (cwd, file) mean the main process's cwd, which it sends with every request.
+    // We are single-threaded, so changing our own cwd races with nothing.
+    const cd = sys.errnoOf(sys.fchdir(fds[fds.len - 1]));
+    if (cd != 0) return failed(head.tag, .cwd, cd);
+    var parent_fds: [abi.max_slots]i32 = undefined;
+    switch (launch.start(request, parent_fds[0..slot_count], false)) {
+        .failed => |f| failed(head.tag, f.stage, f.errno),
+        .ok => |l| {
+            const index = freeIndex();
+            children[index] = .{ .live = true, .tag = head.tag, .pid = l.pid, .pidfd = l.pidfd, .pending = l };
+            child_count += 1;
+            watch(l.err_fd, eventData(.err_pipe, index)) catch settle(&children[index]);
+            watch(l.pidfd, eventData(.pidfd, index)) catch {
+                // Never watched, never reaped: take it back now rather than leak a zombie.
+                _ = sys.pidfdSendSignal(l.pidfd, sys.SIGKILL);
+                return reap(&children[index]);
+            };
+            reply(.{ .tag = head.tag, .pid = l.pid, .stage = .none, .errno = 0 }, l.pidfd);
+        },
+    }
+}
+
+/// Every shipped slot becomes an `.fd` slot naming the fd we received for it. Returns the slot
+/// count, or null for a request whose slots and fds do not match (a bug in the main process).
+fn rewriteSlots(request: []u8, shipped: []const i32) ?usize {
+    if (request.len < @sizeOf(abi.RequestHeader)) return null;
+    const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
+    if (header.slot_count < 3 or header.slot_count > abi.max_slots) return null;
+    if (request.len < @sizeOf(abi.RequestHeader) + header.slot_count * @sizeOf(abi.Slot)) return null;
+    var next: usize = 0;
+    for (0..header.slot_count) |i| {
+        const at = @sizeOf(abi.RequestHeader) + i * @sizeOf(abi.Slot);
+        var slot = std.mem.bytesToValue(abi.Slot, request[at..][0..@sizeOf(abi.Slot)]);
+        if (!protocol.isShipped(slot.kind)) continue;
+        if (next == shipped.len) return null;
+        slot = .{ .kind = .fd, .fd = shipped[next] };
+        next += 1;
+        @memcpy(request[at..][0..@sizeOf(abi.Slot)], std.mem.asBytes(&slot));
+    }
+    return if (next == shipped.len) header.slot_count else null;
+}
+
+fn freeIndex() usize {
+    for (&children, 0..) |*c, i| if (!c.live) return i;
+    unreachable; // child_count < max_children was checked
+}
+
+fn reply(spawned: protocol.Spawned, pidfd: i32) void {
+    var control: protocol.CmsgBuffer = undefined;
+    control.header = .{ .len = protocol.CmsgBuffer.lenFor(1), .level = protocol.SOL_SOCKET, .type = protocol.SCM_RIGHTS };
+    control.fds[0] = pidfd;
+    send(std.mem.asBytes(&spawned), if (pidfd >= 0) &control else null);
+}
+
+fn send(bytes: []const u8, control: ?*const protocol.CmsgBuffer) void {
+    if (!connected) return;
+    var iov: [1]linux.iovec_const = .{.{ .base = bytes.ptr, .len = bytes.len }};
+    const msg = linux.msghdr_const{
+        .name = null,
+        .namelen = 0,
+        .iov = &iov,
+        .iovlen = 1,
+        .control = control,
+        .controllen = if (control != null) protocol.CmsgBuffer.spaceFor(1) else 0,
+        .flags = 0,
+    };
+    while (true) {
+        const rc = linux.sendmsg(sock, &msg, linux.MSG.NOSIGNAL);
+        if (sys.errnoOf(rc) == sys.EINTR) continue;
+        if (sys.errnoOf(rc) != 0) lostMain();
+        return;
+    }
+}
+
+/// The main process is gone (or closed the container): stop serving and end the tree.
+fn lostMain() void {
+    connected = false;
+    stopping = true;
+    _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, sock, null);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children
+
+/// The error pipe spoke: the child exec'd (EOF) or failed (a report); its stack is free again.
+fn settle(c: *Child) void {
+    const l = c.pending orelse return;
+    const report = reaper.readReport(l.err_fd);
+    c.stage = report.stage;
+    c.errno = report.errno;
+    sys.close(l.err_fd); // also leaves the epoll set
+    l.release();
+    c.pending = null;
+}
+
+/// One of our launched children ended: reap exactly it and report.
+fn reap(c: *Child) void {
+    settle(c);
+    var info: sys.Siginfo = undefined;
+    var usage: linux.rusage = undefined;
+    const rc = sys.waitid(sys.P_PIDFD, c.pidfd, &info, sys.WEXITED | sys.__WALL, &usage);
+    if (sys.errnoOf(rc) == 0) {
+        var done = reaper.completion(0, c.pid, &info, &usage);
+        done.stage = c.stage;
+        done.errno = c.errno;
+        send(std.mem.asBytes(&protocol.Exited{ .tag = c.tag, .completion = done }), null);
+    }
+    sys.close(c.pidfd);
+    c.* = .{};
+    child_count -= 1;
+}
+
+fn onSignals() void {
+    var info: linux.signalfd_siginfo = undefined;
+    while (true) {
+        const n = sys.read(signal_fd, std.mem.asBytes(&info));
+        if (sys.errnoOf(n) != 0 or n != @sizeOf(linux.signalfd_siginfo)) break;
+        if (info.signo == linux.SIG.TERM) stopping = true;
+    }
+    reapOrphans();
+}
+
+/// Orphans of the tree land on us (we are a subreaper) and report with SIGCHLD, unlike our own
+/// children (cloned with no exit signal): waiting without __WALL reaps exactly the orphans.
+fn reapOrphans() void {
+    var info: sys.Siginfo = undefined;
+    while (true) {
+        info.pid = 0;
+        const rc = sys.waitid(0, 0, &info, sys.WEXITED | sys.WNOHANG, null);
+        if (sys.errnoOf(rc) != 0 or info.pid == 0) return;
+    }
+}
+
+/// True while anything, ours or adopted, is still our child (zombies included).
+fn anyChildren() bool {
+    var info: sys.Siginfo = undefined;
+    const WNOWAIT = 0x01000000;
+    const rc = sys.waitid(0, 0, &info, sys.WEXITED | sys.WNOHANG | WNOWAIT | sys.__WALL, null);
+    return sys.errnoOf(rc) != sys.ECHILD;
+}
+
+/// SIGTERM to every descendant, up to `grace_ms` for them to go, then SIGKILL until none is
+/// left. Exits reported over the socket while the main process still listens (close()).
+fn endTree() void {
+    if (connected) _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, sock, null);
+    tree.signalAll(linux.SIG.TERM);
+    const deadline = nowMs() + grace_ms;
+    while (anyChildren()) {
+        const left = deadline - nowMs();
+        if (left <= 0) break;
+        serveOnce(@intCast(@min(left, 50)));
+        reapOrphans();
+    }
+    while (anyChildren()) {
+        tree.signalAll(linux.SIG.KILL);
+        serveOnce(10);
+        reapOrphans();
+    }
+}
+
+fn nowMs() i64 {
+    var ts: linux.timespec = undefined;
+    _ = linux.clock_gettime(.MONOTONIC, &ts);
+    return @as(i64, ts.sec) * 1000 + @divTrunc(@as(i64, ts.nsec), 1_000_000);
+}
+
+test {
+    _ = tree;
+}
+
+test "rewriteSlots maps shipped slots, in order, onto the received fds" {
+    var bytes: [@sizeOf(abi.RequestHeader) + 5 * @sizeOf(abi.Slot) + 4]u8 = undefined;
+    const header = abi.RequestHeader{ .abi = abi.version, .flags = 0, .slot_count = 5, .argc = 1, .envc = 0 };
+    @memcpy(bytes[0..@sizeOf(abi.RequestHeader)], std.mem.asBytes(&header));
+    const slots = [_]abi.Slot{ .{ .kind = .ignore, .fd = -1 }, .{ .kind = .pipe, .fd = -1 }, .{ .kind = .inherit, .fd = 2 }, .{ .kind = .none, .fd = -1 }, .{ .kind = .fd, .fd = 40 } };
+    @memcpy(bytes[@sizeOf(abi.RequestHeader)..][0 .. 5 * @sizeOf(abi.Slot)], std.mem.sliceAsBytes(&slots));
+    try std.testing.expectEqual(@as(?usize, 5), rewriteSlots(&bytes, &.{ 11, 12, 13 }));
+    const got = std.mem.bytesAsSlice(abi.Slot, bytes[@sizeOf(abi.RequestHeader)..][0 .. 5 * @sizeOf(abi.Slot)]);
+    try std.testing.expectEqual(abi.SlotKind.ignore, got[0].kind);
+    try std.testing.expectEqual(abi.Slot{ .kind = .fd, .fd = 11 }, got[1]);
+    try std.testing.expectEqual(abi.Slot{ .kind = .fd, .fd = 12 }, got[2]);
+    try std.testing.expectEqual(abi.SlotKind.none, got[3].kind);
+    try std.testing.expectEqual(abi.Slot{ .kind = .fd, .fd = 13 }, got[4]);
+    // One fd too many or too few is refused.
+    try std.testing.expectEqual(@as(?usize, null), rewriteSlots(&bytes, &.{ 11, 12 }));
+}

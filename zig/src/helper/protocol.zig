@@ -1,0 +1,113 @@
+//! The wire between the main process and its helper: SOCK_SEQPACKET frames, one per message, so
+//! each recvmsg returns exactly one frame and SCM_RIGHTS fds arrive with the frame they belong to.
+//! Both ends are built from this one file; it is never seen by TS, so it carries no ABI version.
+const std = @import("std");
+const abi = @import("../abi.zig");
+
+pub const Kind = enum(u32) {
+    // main → helper
+    /// A SpawnFrame, then the abi request bytes. SCM_RIGHTS: one fd per shipped slot (kinds
+    /// inherit, fd and pipe, in slot order), then the main process's cwd (O_PATH).
+    spawn = 1,
+    /// A Control frame: signal every descendant with `arg`.
+    kill_all = 2,
+    /// A Control frame: end the tree now with a grace of `arg` ms, then exit.
+    shutdown = 3,
+    // helper → main
+    /// A Spawned frame; SCM_RIGHTS carries the child's pidfd when `stage` is none.
+    spawned = 16,
+    /// An Exited frame: a child the helper launched has been reaped.
+    exited = 17,
+    _,
+};
+
+pub const SpawnFrame = extern struct {
+    kind: Kind = .spawn,
+    /// Chosen by the main process; echoed in Spawned and Exited.
+    tag: u32,
+    /// How many fds ride along (shipped slots + 1 for the cwd).
+    fd_count: u32,
+    _reserved: u32 = 0,
+};
+
+pub const Control = extern struct {
+    kind: Kind,
+    arg: i32,
+};
+
+pub const Spawned = extern struct {
+    kind: Kind = .spawned,
+    tag: u32,
+    pid: i32,
+    stage: abi.Stage,
+    errno: i32,
+    _reserved: u32 = 0,
+};
+
+pub const Exited = extern struct {
+    kind: Kind = .exited,
+    tag: u32,
+    /// `id` is unused here (the main process owns ids); everything else as the reaper reports it.
+    completion: abi.Completion,
+};
+
+/// The most fds one SCM_RIGHTS message may carry (the kernel's SCM_MAX_FD).
+pub const max_fds = 253;
+/// The largest frame either side accepts: a request's argv and envp are bounded by ARG_MAX-like
+/// sizes, and the main process raises its send buffer to fit this.
+pub const max_frame_bytes = 2 * 1024 * 1024;
+/// The helper's first descriptor: its end of the socketpair.
+pub const helper_socket_fd = 3;
+
+/// The part of a cmsg buffer the kernel reads: header, then the fds.
+pub const Cmsg = extern struct {
+    len: usize,
+    level: i32,
+    type: i32,
+};
+pub const SOL_SOCKET = 1;
+pub const SCM_RIGHTS = 1;
+
+/// A control buffer big enough for max_fds descriptors, aligned as cmsghdr wants.
+pub const CmsgBuffer = extern struct {
+    header: Cmsg align(8),
+    fds: [max_fds]i32,
+    _pad: u32 = 0,
+
+    pub fn lenFor(fd_count: usize) usize {
+        return @sizeOf(Cmsg) + fd_count * @sizeOf(i32);
+    }
+    /// The control length to pass to sendmsg (CMSG_SPACE: padded to 8).
+    pub fn spaceFor(fd_count: usize) usize {
+        return std.mem.alignForward(usize, lenFor(fd_count), 8);
+    }
+    /// The fds a received control buffer holds (none unless it is one SCM_RIGHTS message).
+    pub fn received(self: *const CmsgBuffer, controllen: usize) []const i32 {
+        if (controllen < @sizeOf(Cmsg) or self.header.level != SOL_SOCKET or self.header.type != SCM_RIGHTS) return &.{};
+        if (self.header.len < @sizeOf(Cmsg)) return &.{};
+        return self.fds[0..@min((self.header.len - @sizeOf(Cmsg)) / @sizeOf(i32), max_fds)];
+    }
+};
+
+/// The slot kinds whose fd the main process ships (everything else the helper makes itself).
+pub fn isShipped(kind: abi.SlotKind) bool {
+    return kind == .inherit or kind == .fd or kind == .pipe;
+}
+
+comptime {
+    std.debug.assert(@sizeOf(SpawnFrame) == 16);
+    std.debug.assert(@sizeOf(Control) == 8);
+    std.debug.assert(@sizeOf(Spawned) == 24);
+    std.debug.assert(@sizeOf(Exited) == 176);
+    std.debug.assert(@sizeOf(Cmsg) == 16);
+}
+
+test "a control buffer holds the kernel's maximum and reports what it received" {
+    var buf: CmsgBuffer = undefined;
+    buf.header = .{ .len = CmsgBuffer.lenFor(2), .level = SOL_SOCKET, .type = SCM_RIGHTS };
+    buf.fds[0] = 7;
+    buf.fds[1] = 9;
+    try std.testing.expectEqualSlices(i32, &.{ 7, 9 }, buf.received(CmsgBuffer.spaceFor(2)));
+    try std.testing.expectEqual(@as(usize, 0), buf.received(0).len);
+    try std.testing.expect(CmsgBuffer.spaceFor(max_fds) <= @sizeOf(CmsgBuffer));
+}
