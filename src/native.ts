@@ -82,6 +82,7 @@ export function setCompletionHandler(handler: CompletionHandler): void {
 const SLOT_CODES: Record<SlotKind, number> = { inherit: 1, ignore: 2, pipe: 3, fd: 4 };
 const FLAG_DETACHED = 1;
 const FLAG_CWD = 2;
+const FLAG_CTTY = 4;
 const HEADER_BYTES = 24;
 let request = new Uint8Array(64 * 1024);
 let requestView = new DataView(request.buffer);
@@ -113,7 +114,7 @@ function encode(plan: SpawnPlan): number {
   }
   const view = requestView;
   view.setUint32(0, ABI_VERSION, true);
-  view.setUint32(4, (plan.detached ? FLAG_DETACHED : 0) | (plan.cwd ? FLAG_CWD : 0), true);
+  view.setUint32(4, (plan.detached ? FLAG_DETACHED : 0) | (plan.cwd ? FLAG_CWD : 0) | (plan.controllingTerminal ? FLAG_CTTY : 0), true);
   view.setUint32(8, slots.length, true);
   view.setUint32(12, plan.argv.length, true);
   view.setUint32(16, plan.envp.length, true);

@@ -27,9 +27,11 @@ export interface SpawnPlan {
   slots: (Slot | null)[];
   /** setsid() in the child. */
   detached: boolean;
+  /** setsid() and make the terminal at child fd 0 its controlling terminal (TIOCSCTTY). */
+  controllingTerminal?: boolean;
 }
 
-/** The command as the user wrote it (cmd[0]), used for error `path`s the way Bun reports them. */
+/** `command` is argv[0] (argv0 when given): the name Bun reports launch errors against. */
 export interface SpawnRequest {
   plan: SpawnPlan;
   command: string;

@@ -18,6 +18,8 @@ pub const RequestHeader = extern struct {
 
 pub const flag_detached: u32 = 1 << 0;
 pub const flag_cwd: u32 = 1 << 1;
+/// setsid() and make the terminal at child fd 0 the controlling terminal (TIOCSCTTY).
+pub const flag_ctty: u32 = 1 << 2;
 
 pub const SlotKind = enum(i32) { none = 0, inherit = 1, ignore = 2, pipe = 3, fd = 4, _ };
 

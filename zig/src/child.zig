@@ -15,6 +15,8 @@ pub const Args = struct {
     /// An O_PATH|O_CLOEXEC fd of the new cwd, or -1.
     cwd_fd: i32,
     detached: bool,
+    /// Take the terminal at child fd 0 as the controlling terminal (after setsid).
+    controlling_tty: bool,
     /// sources[i]: the parent fd to place at child fd i, -1 for none.
     sources: []const i32,
     /// The write end of the O_CLOEXEC error pipe: EOF at exec, a Report on failure.
@@ -48,7 +50,7 @@ fn run(args: *const Args, err_fd: *i32) Report {
         if (sig == sys.SIGKILL or sig == sys.SIGSTOP) continue;
         _ = sys.rtSigaction(sig, &dfl, null);
     }
-    if (args.detached) {
+    if (args.detached or args.controlling_tty) {
         const rc = sys.setsid();
         if (sys.errnoOf(rc) != 0) return .{ .stage = .setup, .errno = sys.errnoOf(rc) };
     }
@@ -63,6 +65,11 @@ fn run(args: *const Args, err_fd: *i32) Report {
     var real = fdplan.Real{};
     const plan_err = fdplan.apply(&real, sources[0..n], err_fd);
     if (plan_err != 0) return .{ .stage = .fd, .errno = plan_err };
+    if (args.controlling_tty) {
+        // A new session has no controlling terminal; a terminal opened as fd 0 becomes it here.
+        const rc = sys.ioctl(0, sys.TIOCSCTTY, 0);
+        if (sys.errnoOf(rc) != 0) return .{ .stage = .setup, .errno = sys.errnoOf(rc) };
+    }
     // Only now unblock, with an empty mask whatever the launching thread had blocked (Bun
     // passes a native library's blocked mask on to its children; we must not).
     const empty: u64 = 0;

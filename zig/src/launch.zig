@@ -149,6 +149,7 @@ fn build(p: Parsed, base: ?*Template) ?*Launch {
             .envp = @ptrCast(envp.ptr),
             .cwd_fd = if (base) |t| t.cwd_fd else -1,
             .detached = p.header.flags & abi.flag_detached != 0 or (if (base) |t| t.detached else false),
+            .controlling_tty = p.header.flags & abi.flag_ctty != 0,
             .sources = sources[0..p.slots.len],
             .err_fd = -1,
         },

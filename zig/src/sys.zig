@@ -76,6 +76,12 @@ pub fn fchdir(fd: fd_t) usize {
     return linux.syscall1(.fchdir, @bitCast(@as(isize, fd)));
 }
 
+pub const TIOCSCTTY = 0x540E;
+
+pub fn ioctl(fd: fd_t, request: usize, arg: usize) usize {
+    return linux.syscall3(.ioctl, @bitCast(@as(isize, fd)), request, arg);
+}
+
 pub fn setsid() usize {
     return linux.syscall0(.setsid);
 }
