@@ -94,29 +94,21 @@ describe("inside this process", () => {
   test("a held fd passed by number lands at its slot only, with its file", async () => {
     const seen = await both(async (spawn) => {
       const entries = await listing(spawn, ["ignore", "pipe", "ignore", held[0], null, null, held[1]]);
-      return entries.map((e) => [e.fd, e.mode, e.target]);
+      return { fds: entries.map((e) => e.fd), extra: entries.filter((e) => e.fd > 2).map((e) => [e.fd, e.mode, e.target]) };
     });
     expect(seen.forkless).toEqual(seen.bun);
-    expect(seen.bun).toEqual([
-      [0, "r", "/dev/null"].slice(0, 1).concat(seen.bun[0]!.slice(1)),
-      seen.bun[1]!,
-      seen.bun[2]!,
-      [3, "r", "/etc/hostname"],
-      [6, "r", "/etc/passwd"],
-    ]);
+    expect(seen.bun).toEqual({ fds: [0, 1, 2, 3, 6], extra: [[3, "r", "/etc/hostname"], [6, "r", "/etc/passwd"]] });
   });
 
   test("the pipes of one running child never reach another child", async () => {
     const seen = await both(async (spawn) => {
-      const holder = spawn(["cat"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", stdio: undefined });
-      const extra = spawn(["sleep", "30"], { stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"] });
+      const holder = spawn(["sleep", "30"], { stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"] });
       const fds = (await listing(spawn, ["ignore", "pipe", "ignore"])).map((e) => e.fd);
       // Our ends of the extra pipes are close-on-exec in the parent, as Bun's are.
-      const cloexec = [extra.stdio[3], extra.stdio[4]].map((fd: number) => isCloexec(fd));
-      holder.stdin.end();
-      extra.kill();
-      await Promise.all([holder.stdout.text(), holder.stderr.text(), holder.exited, extra.exited, extra.stdout.text(), extra.stderr.text()]);
-      extra.stdin.end();
+      const cloexec = [holder.stdio[3], holder.stdio[4]].map((fd: number) => isCloexec(fd));
+      holder.kill();
+      await Promise.all([holder.exited, holder.stdout.text(), holder.stderr.text()]);
+      await holder.stdin.end();
       return { fds, cloexec };
     });
     expect(seen.forkless).toEqual(seen.bun);

@@ -115,3 +115,18 @@ comptime {
     std.debug.assert(@sizeOf(Completion) == 168);
     std.debug.assert(@sizeOf(SyncResult) == 200);
 }
+
+/// Written by forkless_container_open: the session handle for later calls, and the helper as the
+/// reaper knows it (its id reports the helper's own end to JS like any child's).
+pub const ContainerOpenResult = extern struct {
+    session: u32,
+    helper_id: u32,
+    helper_pid: i32,
+    stage: Stage,
+    errno: i32,
+    _reserved: u32 = 0,
+};
+
+comptime {
+    std.debug.assert(@sizeOf(ContainerOpenResult) == 24);
+}

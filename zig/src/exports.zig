@@ -118,3 +118,39 @@ test {
     _ = @import("fdplan.zig");
     _ = @import("engine_test.zig");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The container (container.zig): a helper process as the nominal parent. Results use the same
+// layouts as forkless_spawn / forkless_spawn_sync, and ids the same reaper, so kill and
+// completions work unchanged.
+const container = @import("container.zig");
+
+/// Starts a helper (exactly one fd: its socket at 3). Returns 0, or -1 with out.stage/errno.
+export fn forkless_container_open(helper_path: [*:0]const u8, grace_ms: i32, out: *abi.ContainerOpenResult) i32 {
+    container.open(helper_path, grace_ms, out);
+    return if (out.stage == .none) 0 else -1;
+}
+
+export fn forkless_container_spawn(session: u32, request: [*]const u8, len: usize, result: *abi.SpawnResult) i32 {
+    const fds: [*]i32 = @ptrCast(@alignCast(@as([*]u8, @ptrCast(result)) + @sizeOf(abi.SpawnResult)));
+    container.spawn(session, request[0..len], result, fds);
+    return if (result.stage == .none) 0 else -1;
+}
+
+export fn forkless_container_spawn_sync(session: u32, request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
+    container.spawnSync(session, request[0..len], result, fds);
+    return if (result.stage == .none) 0 else -1;
+}
+
+/// kind 2: signal every descendant with `arg`; kind 3: end the tree with a grace of `arg` ms.
+/// Returns 0 or a positive errno.
+export fn forkless_container_control(session: u32, kind: u32, arg: i32) i32 {
+    if (kind != 2 and kind != 3) return 22;
+    return container.control(session, @enumFromInt(kind), arg);
+}
+
+/// JS is done with the session: the helper sees EOF (if it has not) and the session is freed
+/// once its last report is in.
+export fn forkless_container_release(session: u32) void {
+    container.release(session);
+}

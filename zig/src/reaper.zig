@@ -232,3 +232,46 @@ fn rusageOf(u: *const linux.rusage) abi.Rusage {
         .nivcsw = u.nivcsw,
     };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Children of another process (a container's helper): the helper launches and reaps them, so
+// here the pidfd serves kill() only and the completion is posted by whoever hears of the end.
+
+/// Registers a child we did not launch; returns its id, or null when the tables are full.
+/// Takes ownership of `pidfd` (closed when the completion is posted).
+pub fn addForeign(pid: i32, pidfd: i32) ?u32 {
+    mutex.lock();
+    defer mutex.unlock();
+    if (free_count == 0 or ring_len + (max_children - free_count) >= max_children) return null;
+    free_count -= 1;
+    const index = free_slots[free_count];
+    const c = &table[index];
+    c.generation = (c.generation +% 1) & ((1 << (32 - index_bits)) - 1);
+    if (c.generation == 0) c.generation = 1;
+    c.* = .{ .pid = pid, .pidfd = pidfd, .launch = null, .generation = c.generation, .live = true };
+    return idOf(index, c);
+}
+
+/// Queues the completion of a child registered with addForeign and wakes JS as the reaper does.
+pub fn postForeign(id: u32, done: abi.Completion) void {
+    var wake = false;
+    mutex.lock();
+    if (lookup(id)) |c| {
+        var posted = done;
+        posted.id = id;
+        posted.pid = c.pid;
+        sys.close(c.pidfd);
+        c.live = false;
+        free_slots[free_count] = id & (max_children - 1);
+        free_count += 1;
+        std.debug.assert(ring_len < ring.len);
+        ring[(ring_head + ring_len) % ring.len] = posted;
+        ring_len += 1;
+        if (!notified) {
+            notified = true;
+            wake = true;
+        }
+    }
+    mutex.unlock();
+    if (wake) if (notify) |f| f();
+}
