@@ -1,38 +1,56 @@
-// HOOKS for features that are still being written: template() (issue 5) and Container (issue 4).
-// A row using them is added only when src/index.ts exports the name; otherwise the table says
-// "not available". The call shapes below are the bench's assumption — when the real API lands,
-// adjust `templateLauncher` / `containerLauncher` here and nowhere else. Nothing is simulated.
+// Hook rows for forkless's extras, added only when src/index.ts exports them: template() (issue 5)
+// and Container (issue 4); otherwise the table says "not available". Both are driven through the
+// same Launcher as every other column, so a hook row runs exactly its base row's scenario.
 import { bunLikeLauncher, type Launcher } from "./launchers.ts";
 
-// The hook rows only spawn and wait; a sync call through a hook is a bench bug.
-const noSync = (() => {
-  throw new Error("spawnSync is not part of the template/Container hook rows");
-}) as unknown as typeof Bun.spawnSync;
-
-/** A Launcher whose spawns go through forkless's `template()`, or why there is none. */
-export function templateLauncher(forkless: Record<string, unknown>): Launcher | string {
-  if (!("template" in forkless)) return "not available (src/index.ts exports no template)";
-  // ASSUMED SHAPE: template(cmd, options) → { spawn(): Subprocess } — prepared once, launched many times.
-  const template = forkless.template as (cmd: string[], options: object) => { spawn(): Subprocess };
-  const prepared = new Map<string, { spawn(): Subprocess }>();
-  const spawn = ((cmd: string[], options: object) => {
-    const key = JSON.stringify([cmd, options]);
-    let t = prepared.get(key);
-    if (!t) prepared.set(key, (t = template(cmd, options)));
-    return t.spawn();
-  }) as unknown as typeof Bun.spawn;
-  return bunLikeLauncher({ spawn, spawnSync: noSync }, "forkless template()");
+/** A launcher plus what must be released after its row. */
+export interface Hook {
+  launcher: Launcher;
+  dispose(): Promise<void> | void;
 }
 
-/** A Launcher whose spawns go through a forkless Container (its helper holds almost no fds). */
-export function containerLauncher(forkless: Record<string, unknown>): { launcher: Launcher; dispose(): void } | string {
-  if (!("Container" in forkless)) return "not available (src/index.ts exports no Container)";
-  // ASSUMED SHAPE: new Container() → { spawn(cmd, options): Subprocess, [Symbol.dispose]() or close() }.
-  const Container = forkless.Container as new () => { spawn: typeof Bun.spawn; close?(): void; [Symbol.dispose]?(): void };
-  const container = new Container();
-  const spawn = ((cmd: string[], options: object) => container.spawn(cmd, options)) as unknown as typeof Bun.spawn;
+interface TemplateLike {
+  spawn(): Subprocess;
+  spawnSync(): SyncSubprocess;
+  close(): void;
+}
+
+/**
+ * Every distinct (cmd, stdio, env) the launcher asks for becomes one template, made on first use
+ * and launched from then on: a row times the launches, not the preparation.
+ */
+export function templateHook(forkless: Record<string, unknown>): Hook | string {
+  if (!("template" in forkless)) return "not available (src/index.ts exports no template)";
+  const template = forkless.template as (cmd: string[], options: object) => TemplateLike;
+  const prepared = new Map<string, TemplateLike>();
+  const env_ids = new WeakMap<object, number>(); // env objects are reused by the rows: key by identity
+  let next_env_id = 1;
+  const keyOf = (cmd: string[], options: Record<string, unknown>) => {
+    const env = options.env as object | undefined;
+    if (env && !env_ids.has(env)) env_ids.set(env, next_env_id++);
+    return [cmd.join("\0"), options.stdin, options.stdout, options.stderr, env ? env_ids.get(env) : 0].join("|");
+  };
+  const get = (cmd: string[], options: Record<string, unknown>) => {
+    const key = keyOf(cmd, options);
+    let t = prepared.get(key);
+    if (!t) prepared.set(key, (t = template(cmd, options)));
+    return t;
+  };
+  const spawn = ((cmd: string[], options: Record<string, unknown>) => get(cmd, options).spawn()) as unknown as typeof Bun.spawn;
+  const spawnSync = ((cmd: string[], options: Record<string, unknown>) => get(cmd, options).spawnSync()) as unknown as typeof Bun.spawnSync;
   return {
-    launcher: bunLikeLauncher({ spawn, spawnSync: noSync }, "forkless Container"),
-    dispose: () => (container[Symbol.dispose] ? container[Symbol.dispose]!() : container.close?.()),
+    launcher: bunLikeLauncher({ spawn, spawnSync }, "forkless template()"),
+    dispose: () => prepared.forEach((t) => t.close()),
+  };
+}
+
+/** Spawns through one forkless Container, whose helper process holds almost no fds. */
+export function containerHook(forkless: Record<string, unknown>): Hook | string {
+  if (!("Container" in forkless)) return "not available (src/index.ts exports no Container)";
+  const Container = forkless.Container as new () => { spawn: typeof Bun.spawn; spawnSync: typeof Bun.spawnSync; close(): Promise<void> };
+  const container = new Container();
+  return {
+    launcher: bunLikeLauncher({ spawn: container.spawn.bind(container), spawnSync: container.spawnSync.bind(container) }, "forkless Container"),
+    dispose: () => container.close(),
   };
 }

@@ -18,3 +18,4 @@ export function spawnSync(cmd: unknown, options?: unknown): SyncSubprocess {
   return runSync(normalizeSpawn(cmd, options, true));
 }
 export { template, Template, type TemplateOverrides } from "./template.ts";
+export { Container, type ContainerOptions } from "./container.ts";

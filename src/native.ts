@@ -1,11 +1,12 @@
 // The only file that imports bun:ffi: loads the engine, checks its ABI version, encodes one
 // request buffer per spawn and decodes what comes back. No pointer outlives the call it was
 // passed to; the engine copies what it keeps.
-import { dlopen, JSCallback, toArrayBuffer, type Pointer } from "bun:ffi";
+import { dlopen, JSCallback, ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
-import type { SlotKind, SpawnPlan } from "./plan.ts";
+import type { ChildSetup, SlotKind, SpawnPlan } from "./plan.ts";
+import type { Limits } from "./limits.ts";
 
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 const libraryPath = new URL("../zig/zig-out/lib/libforkless.so", import.meta.url).pathname;
 
 if (!existsSync(libraryPath)) {
@@ -15,13 +16,14 @@ if (!existsSync(libraryPath)) {
 const lib = dlopen(libraryPath, {
   forkless_init: { args: ["ptr"], returns: "u32" },
   forkless_spawn: { args: ["ptr", "usize", "ptr"], returns: "i32" },
-  forkless_spawn_sync: { args: ["ptr", "usize", "ptr", "ptr"], returns: "i32" },
+  // The last three: timeout ms, maxBuffer bytes, kill signal (limits.ts; 0 = no limit).
+  forkless_spawn_sync: { args: ["ptr", "usize", "ptr", "ptr", "u64", "u64", "i32"], returns: "i32" },
   forkless_kill: { args: ["u32", "i32"], returns: "i32" },
   forkless_drain: { args: ["ptr", "u32"], returns: "u32" },
   forkless_free: { args: ["ptr"], returns: "void" },
   forkless_template_create: { args: ["ptr", "usize", "ptr"], returns: "usize" },
   forkless_template_spawn: { args: ["usize", "ptr", "usize", "ptr"], returns: "i32" },
-  forkless_template_spawn_sync: { args: ["usize", "ptr", "usize", "ptr", "ptr"], returns: "i32" },
+  forkless_template_spawn_sync: { args: ["usize", "ptr", "usize", "ptr", "ptr", "u64", "u64", "i32"], returns: "i32" },
   forkless_template_close: { args: ["usize"], returns: "void" },
 });
 const native = lib.symbols;
@@ -83,7 +85,13 @@ const SLOT_CODES: Record<SlotKind, number> = { inherit: 1, ignore: 2, pipe: 3, f
 const FLAG_DETACHED = 1;
 const FLAG_CWD = 2;
 const FLAG_CTTY = 4;
-const HEADER_BYTES = 24;
+const FLAG_UID = 8;
+const FLAG_GID = 16;
+const FLAG_CGROUP_FD = 32;
+const FLAG_CGROUP_PATH = 64;
+const FLAG_KEEP_NOFILE = 128;
+const HEADER_BYTES = 40;
+const RLIMIT_BYTES = 24;
 let request = new Uint8Array(64 * 1024);
 let requestView = new DataView(request.buffer);
 let requestText = Buffer.from(request.buffer);
@@ -96,16 +104,20 @@ function joined(strings: readonly string[]): string {
   return strings.length === 0 ? "" : strings.join("\0") + "\0";
 }
 
-/** Encodes the plan into the shared request buffer; returns its length in bytes. */
+/** Encodes the plan into the shared request buffer; returns its length in bytes. Layout (abi.zig
+ * RequestHeader): header, slots, rlimits, then file, cwd?, cgroup path?, argv, envp. */
 function encode(plan: SpawnPlan): number {
   const slots = plan.slots;
+  const setup = plan.setup;
   if (plan.envp !== lastEnvp) {
     lastEnvp = plan.envp;
     lastEnvText = joined(plan.envp);
   }
+  const cgroupPath = setup?.cgroupPath ? setup.cgroupPath + "\0" : "";
   // One string, one UTF-8 write: cheaper than a write per string (options.ts rejected NULs).
-  const text = plan.file + "\0" + (plan.cwd ? plan.cwd + "\0" : "") + joined(plan.argv) + lastEnvText;
-  const start = HEADER_BYTES + slots.length * 8;
+  const text = plan.file + "\0" + (plan.cwd ? plan.cwd + "\0" : "") + cgroupPath + joined(plan.argv) + lastEnvText;
+  const rlimitCount = setup ? setup.rlimits.length : 0;
+  const start = HEADER_BYTES + slots.length * 8 + rlimitCount * RLIMIT_BYTES;
   const bound = start + text.length * 3;
   if (bound > request.length) {
     request = new Uint8Array(Math.max(bound, request.length * 2));
@@ -114,17 +126,36 @@ function encode(plan: SpawnPlan): number {
   }
   const view = requestView;
   view.setUint32(0, ABI_VERSION, true);
-  view.setUint32(4, (plan.detached ? FLAG_DETACHED : 0) | (plan.cwd ? FLAG_CWD : 0) | (plan.controllingTerminal ? FLAG_CTTY : 0), true);
+  view.setUint32(4, (plan.detached ? FLAG_DETACHED : 0) | (plan.cwd ? FLAG_CWD : 0) | (plan.controllingTerminal ? FLAG_CTTY : 0) | setupFlags(setup), true);
   view.setUint32(8, slots.length, true);
   view.setUint32(12, plan.argv.length, true);
   view.setUint32(16, plan.envp.length, true);
-  view.setUint32(20, 0, true);
+  view.setUint32(20, rlimitCount, true);
+  view.setUint32(24, setup && setup.uid >= 0 ? setup.uid : 0, true);
+  view.setUint32(28, setup && setup.gid >= 0 ? setup.gid : 0, true);
+  view.setInt32(32, setup && !setup.cgroupPath && setup.cgroupFd >= 0 ? setup.cgroupFd : -1, true);
+  view.setInt32(36, setup ? setup.deathSignal : 0, true);
   for (let i = 0; i < slots.length; i++) {
     const slot = slots[i];
     view.setInt32(HEADER_BYTES + i * 8, slot ? SLOT_CODES[slot.kind] : 0, true);
     view.setInt32(HEADER_BYTES + i * 8 + 4, slot ? slot.fd : -1, true);
   }
+  let at = HEADER_BYTES + slots.length * 8;
+  for (let i = 0; i < rlimitCount; i++, at += RLIMIT_BYTES) {
+    const [resource, soft, hard] = setup!.rlimits[i]!;
+    view.setUint32(at, resource, true);
+    view.setUint32(at + 4, 0, true);
+    view.setBigUint64(at + 8, soft, true);
+    view.setBigUint64(at + 16, hard, true);
+  }
   return start + requestText.write(text, start, "utf8");
+}
+
+function setupFlags(setup: ChildSetup | undefined): number {
+  if (!setup) return 0;
+  return (setup.uid >= 0 ? FLAG_UID : 0) | (setup.gid >= 0 ? FLAG_GID : 0) |
+    (setup.cgroupPath ? FLAG_CGROUP_PATH : setup.cgroupFd >= 0 ? FLAG_CGROUP_FD : 0) |
+    (setup.keepNofile ? FLAG_KEEP_NOFILE : 0);
 }
 
 
@@ -165,9 +196,12 @@ export interface SyncOutcome {
   rusage: BigInt64Array;
   stdout: Buffer | undefined;
   stderr: Buffer | undefined;
+  /** A limit was hit and the kill signal sent (abi.zig SyncResult: never one without the other). */
+  timedOut?: boolean;
+  maxBufferExceeded?: boolean;
 }
 
-const SYNC_BYTES = 200;
+const SYNC_BYTES = 208;
 const syncResult = new ArrayBuffer(SYNC_BYTES);
 const syncI32 = new Int32Array(syncResult);
 const syncU64 = new BigUint64Array(syncResult);
@@ -182,10 +216,13 @@ function takeBuffer(address: bigint, length: bigint): Buffer {
   return copy;
 }
 
-export function launchSync(plan: SpawnPlan, template: TemplateHandle = 0): SyncOutcome {
+export function launchSync(plan: SpawnPlan, template: TemplateHandle = 0, limits?: Limits): SyncOutcome {
   const len = encode(plan);
-  if (template) native.forkless_template_spawn_sync(template, request, len, syncBytes, syncFds);
-  else native.forkless_spawn_sync(request, len, syncBytes, syncFds);
+  const timeoutMs = limits?.timeoutMs ?? 0;
+  const maxBuffer = limits?.maxBuffer ?? 0;
+  const killSignal = limits?.killSignal ?? 15;
+  if (template) native.forkless_template_spawn_sync(template, request, len, syncBytes, syncFds, timeoutMs, maxBuffer, killSignal);
+  else native.forkless_spawn_sync(request, len, syncBytes, syncFds, timeoutMs, maxBuffer, killSignal);
   const piped = (i: number) => plan.slots[i]?.kind === "pipe";
   const out = takeBuffer(syncU64[21]!, syncU64[22]!);
   const err = takeBuffer(syncU64[23]!, syncU64[24]!);
@@ -199,6 +236,8 @@ export function launchSync(plan: SpawnPlan, template: TemplateHandle = 0): SyncO
     rusage: new BigInt64Array(syncResult.slice(24, 24 + 144)),
     stdout: piped(1) ? out : undefined,
     stderr: piped(2) ? err : undefined,
+    timedOut: syncI32[50] !== 0,
+    maxBufferExceeded: syncI32[51] !== 0,
   };
 }
 
@@ -219,9 +258,153 @@ export function signalChild(id: number, signal: number): number {
   return native.forkless_kill(id, signal);
 }
 
-const libc = dlopen("libc.so.6", { close: { args: ["i32"], returns: "i32" } });
+const libc = dlopen("libc.so.6", {
+  close: { args: ["i32"], returns: "i32" },
+  read: { args: ["i32", "ptr", "u64"], returns: "i32" },
+});
+
+const readChunk = new Uint8Array(64 * 1024);
+
+/** Reads what a non-blocking fd holds right now. `eof` once the other side is gone for good. */
+export function readAvailable(fd: number): { bytes: Uint8Array; eof: boolean } {
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    const n = libc.symbols.read(fd, readChunk, readChunk.length);
+    if (n > 0) parts.push(readChunk.slice(0, n));
+    else return { bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts), eof: n === 0 };
+  }
+}
 
 /** Closes an fd the engine handed to JS (a pipe end). */
 export function closeFd(fd: number): void {
   libc.symbols.close(fd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terminals (src/terminal.ts): openpty and the termios/winsize ioctls, straight from glibc.
+
+const ptyLib = dlopen("libc.so.6", {
+  openpty: { args: ["ptr", "ptr", "ptr", "ptr", "ptr"], returns: "i32" },
+  ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
+  tcgetattr: { args: ["i32", "ptr"], returns: "i32" },
+  tcsetattr: { args: ["i32", "i32", "ptr"], returns: "i32" },
+  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+  __errno_location: { args: [], returns: "ptr" },
+});
+const pty = ptyLib.symbols;
+const TIOCSWINSZ = 0x5414;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const F_DUPFD_CLOEXEC = 1030;
+const O_NONBLOCK = 0o4000;
+/** glibc's struct termios on Linux: four u32 flag words, c_line, c_cc[32], two speeds. */
+export const TERMIOS_BYTES = 60;
+
+function lastErrno(): number {
+  return read.i32(pty.__errno_location()!, 0);
+}
+
+/** A new PTY pair sized cols × rows; the master is O_NONBLOCK. Both O_CLOEXEC-free is harmless:
+ * the engine makes every fd but the planned ones go away at exec. Returns [master, slave] or an errno. */
+export function openPty(cols: number, rows: number): [number, number] | number {
+  const fds = new Int32Array(2);
+  const size = new Uint16Array([rows, cols, 0, 0]);
+  if (pty.openpty(ptr(fds), ptr(fds, 4), null, null, ptr(size)) !== 0) return lastErrno();
+  pty.fcntl(fds[0]!, F_SETFL, pty.fcntl(fds[0]!, F_GETFL, 0) | O_NONBLOCK);
+  return [fds[0]!, fds[1]!];
+}
+
+/** A second O_CLOEXEC fd for the same open file, or -1. */
+export function dupFd(fd: number): number {
+  return pty.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+/** TIOCSWINSZ: 0 or an errno. */
+export function setWindowSize(fd: number, cols: number, rows: number): number {
+  const size = new Uint16Array([rows, cols, 0, 0]);
+  return pty.ioctl(fd, TIOCSWINSZ, ptr(size)) === 0 ? 0 : lastErrno();
+}
+
+export function getTermios(fd: number, into: Uint8Array): boolean {
+  return pty.tcgetattr(fd, ptr(into)) === 0;
+}
+
+/** tcsetattr(TCSANOW). */
+export function setTermios(fd: number, from: Uint8Array): boolean {
+  return pty.tcsetattr(fd, 0, ptr(from)) === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The container (issue 4): its own symbol block. A session is one helper process; the request
+// buffer and the result layouts are the ones above, so a container spawn decodes like any other.
+
+const containerLib = dlopen(libraryPath, {
+  forkless_container_open: { args: ["ptr", "i32", "ptr"], returns: "i32" },
+  forkless_container_spawn: { args: ["u32", "ptr", "usize", "ptr"], returns: "i32" },
+  forkless_container_spawn_sync: { args: ["u32", "ptr", "usize", "ptr", "ptr"], returns: "i32" },
+  forkless_container_control: { args: ["u32", "u32", "i32"], returns: "i32" },
+  forkless_container_release: { args: ["u32"], returns: "void" },
+});
+const containerNative = containerLib.symbols;
+
+/** The helper executable `zig build` installs beside the library. */
+export const helperPath = new URL("../zig/zig-out/bin/forkless-helper", import.meta.url).pathname;
+const helperPathZ = Buffer.from(helperPath + "\0");
+
+/** The failure a session reports once its helper is gone (ECONNRESET, stage "resource"). */
+export const CONTAINER_LOST = { stage: 3, errno: 104 } as const;
+export const CONTAINER_KILL_ALL = 2;
+export const CONTAINER_SHUTDOWN = 3;
+
+export interface ContainerSession {
+  session: number;
+  /** The helper, as the reaper knows it: its end arrives as a completion like a child's. */
+  helperId: number;
+  helperPid: number;
+}
+
+const openResult = new Int32Array(6);
+
+export function openContainerSession(graceMs: number): ContainerSession | LaunchFailure {
+  if (!existsSync(helperPath)) {
+    throw new Error(`forkless: the container helper is not built (${helperPath} is missing); run \`npm run build\``);
+  }
+  const rc = containerNative.forkless_container_open(helperPathZ, graceMs, openResult);
+  if (rc !== 0) return { stage: openResult[3]!, errno: openResult[4]! };
+  return { session: openResult[0]! >>> 0, helperId: openResult[1]! >>> 0, helperPid: openResult[2]! };
+}
+
+export function containerLaunch(session: number, plan: SpawnPlan): Launched | LaunchFailure {
+  const len = encode(plan);
+  const rc = containerNative.forkless_container_spawn(session, request, len, spawnResult);
+  if (rc !== 0) return { stage: spawnResult[2]!, errno: spawnResult[3]! };
+  return { id: spawnResult[0]! >>> 0, pid: spawnResult[1]!, fds: spawnResult.slice(4, 4 + plan.slots.length) };
+}
+
+export function containerLaunchSync(session: number, plan: SpawnPlan): SyncOutcome {
+  const len = encode(plan);
+  containerNative.forkless_container_spawn_sync(session, request, len, syncBytes, syncFds);
+  const piped = (i: number) => plan.slots[i]?.kind === "pipe";
+  const out = takeBuffer(syncU64[21]!, syncU64[22]!);
+  const err = takeBuffer(syncU64[23]!, syncU64[24]!);
+  const exitCode = syncI32[1]!;
+  return {
+    pid: syncI32[0]!,
+    exitCode: exitCode < 0 ? null : exitCode,
+    signal: syncI32[2]!,
+    stage: syncI32[3]!,
+    errno: syncI32[4]!,
+    rusage: new BigInt64Array(syncResult.slice(24, 24 + 144)),
+    stdout: piped(1) ? out : undefined,
+    stderr: piped(2) ? err : undefined,
+  };
+}
+
+/** CONTAINER_KILL_ALL (arg: signal) or CONTAINER_SHUTDOWN (arg: grace ms). 0 or an errno. */
+export function containerControl(session: number, kind: number, arg: number): number {
+  return containerNative.forkless_container_control(session, kind, arg);
+}
+
+export function releaseContainerSession(session: number): void {
+  containerNative.forkless_container_release(session);
 }

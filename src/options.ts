@@ -20,6 +20,10 @@ import {
   unsupportedOption,
 } from "./errors.ts";
 import type { Slot, SpawnPlan, SpawnRequest } from "./plan.ts";
+import { child_setup_schema, readChildSetup } from "./child-setup.ts";
+import { abortError, readLimits } from "./limits.ts";
+import { addIpcToPlan, readIpcOptions } from "./ipc.ts";
+import { readTerminalOption } from "./terminal.ts";
 
 /** Bun rejects fd numbers >= 2^31 - 1 ("file descriptor must be a valid integer"). */
 const max_fd = 2 ** 31 - 2;
@@ -44,15 +48,16 @@ const Absent = Type.Optional(Type.Null());
 
 /** The documented Bun options forkless rejects for now, in the order Bun reads them after stdio. */
 const unsupported_late = [
-  "lazy", "timeout", "killSignal", "maxBuffer", "uid", "gid", "cgroup", "terminal", "deathSignal",
-  "serialization",
+  "lazy",
 ] as const;
 
 const Options = Type.Object({
   argv0: nullable(Type.String()),
   cwd: nullable(Type.String()),
-  ipc: Absent,
-  signal: Absent,
+  // ipc, serialization, terminal: read by src/ipc.ts and src/terminal.ts, with Bun's messages.
+  ipc: Type.Optional(Type.Unknown()),
+  // signal, timeout, killSignal, maxBuffer: checked by readSignal and limits.ts, with Bun's messages.
+  signal: Type.Optional(Type.Unknown()),
   onDisconnect: nullable(Callback),
   onExit: nullable(Callback),
   env: nullable(Type.Object({})),
@@ -62,15 +67,13 @@ const Options = Type.Object({
   stderr: Type.Optional(StdioValue),
   detached: nullable(Type.Boolean()),
   lazy: Absent,
-  timeout: Absent,
-  killSignal: Absent,
-  maxBuffer: Absent,
-  uid: Absent,
-  gid: Absent,
-  cgroup: Absent,
-  terminal: Absent,
-  deathSignal: Absent,
-  serialization: Absent,
+  timeout: Type.Optional(Type.Unknown()),
+  killSignal: Type.Optional(Type.Unknown()),
+  maxBuffer: Type.Optional(Type.Unknown()),
+  // uid, gid, cgroup, deathSignal, rlimits: child-setup.ts, with Bun's messages.
+  ...child_setup_schema,
+  terminal: Type.Optional(Type.Unknown()),
+  serialization: Type.Optional(Type.Unknown()),
   // No-ops on Linux in Bun, whatever their value.
   windowsHide: Type.Optional(Type.Unknown()),
   windowsVerbatimArguments: Type.Optional(Type.Unknown()),
@@ -177,9 +180,13 @@ function build(cmd: unknown, raw_options: unknown, sync: boolean, issues: Issues
   const options = raw_options as OptionsShape;
   const argv0 = readString(options, "argv0", issues);
   const cwd = readString(options, "cwd", issues);
-  rejectUnsupported(options, "ipc", issues);
-  rejectUnsupported(options, "signal", issues);
-  readCallback(options, "onDisconnect", issues);
+  if (sync && options.terminal) {
+    throw argError("ERR_INVALID_ARG_TYPE", "terminal option is only supported for Bun.spawn, not Bun.spawnSync");
+  }
+  // spawnSync ignores ipc and serialization, as Bun does.
+  const ipc = sync ? undefined : readIpcOptions(options.ipc, options.serialization);
+  const signal = readSignal(options.signal);
+  const onDisconnect = readCallback(options, "onDisconnect", issues) as SpawnRequest["onDisconnect"];
   const onExit = readCallback(options, "onExit", issues);
   let envp = startup_envp as string[];
   let path = startup_path;
@@ -191,9 +198,20 @@ function build(cmd: unknown, raw_options: unknown, sync: boolean, issues: Issues
   }
   const resolved = resolveCommand(cmd, argv0, path, cwd, issues);
   const slots = readStdio(options, sync, issues);
+  // Bun reads uid, gid and cgroup right after stdio; deathSignal and rlimits come with them.
+  const setup = readChildSetup(options, issues);
   const detached = readDetached(options, issues);
   for (const name of unsupported_late) rejectUnsupported(options, name, issues);
-  return request(resolved, envp, cwd, slots, detached, onExit);
+  // Bun reads timeout, then killSignal, after uid, gid and cgroup (and, for spawn, before terminal).
+  const limits = readLimits(options, signal);
+  const terminal = !sync && options.terminal ? readTerminalOption(options.terminal) : undefined;
+  const built = request(resolved, envp, cwd, slots, detached, onExit);
+  if (limits) built.limits = limits;
+  if (setup) built.plan.setup = setup;
+  if (terminal) built.terminal = terminal;
+  if (ipc) built.ipc = addIpcToPlan(built.plan, ipc);
+  if (ipc && onDisconnect) built.onDisconnect = onDisconnect;
+  return built;
 }
 
 interface ResolvedCommand {
@@ -236,6 +254,15 @@ function readDetached(options: OptionsShape, issues: Issues): boolean {
     throw invalidType("options.detached", "property", "of type boolean", options.detached);
   }
   return options.detached === true;
+}
+
+/** An AbortSignal or nothing; one already aborted throws Bun's AbortError here, before any launch
+ * and before every later check (a missing command included). */
+function readSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!(value instanceof AbortSignal)) throw invalidType("signal", "argument", "of type AbortSignal", value);
+  if (value.aborted) throw abortError(value.reason);
+  return value;
 }
 
 function rejectUnsupported(options: OptionsShape, name: string, issues: Issues): void {

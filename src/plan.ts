@@ -1,5 +1,8 @@
 // The normalised form of one spawn: what options.ts produces from the user's arguments and what
 // native.ts encodes for the engine. Plain data only; no validation and no I/O live here.
+import type { Limits } from "./limits.ts";
+import type { TerminalRequest } from "./terminal.ts";
+import type { IpcRequest } from "./ipc.ts";
 
 /** Where one child fd comes from. */
 export type SlotKind =
@@ -29,6 +32,24 @@ export interface SpawnPlan {
   detached: boolean;
   /** setsid() and make the terminal at child fd 0 its controlling terminal (TIOCSCTTY). */
   controllingTerminal?: boolean;
+  /** Optional child setup (src/child-setup.ts); absent means none of it. */
+  setup?: ChildSetup;
+}
+
+/** What the child does between clone and execve besides stdio and cwd (child-setup.ts). */
+export interface ChildSetup {
+  /** setgroups, setgid, setuid; -1 = unchanged. */
+  uid: number;
+  gid: number;
+  /** A cgroup directory path (opened by the engine), or the caller's fd for one; "" / -1 = none. */
+  cgroupPath: string;
+  cgroupFd: number;
+  /** PR_SET_PDEATHSIG signal number; 0 = none. */
+  deathSignal: number;
+  /** [resource, soft, hard] with soft/hard as bigint (RLIM_KEEP / RLIM_INFINITY sentinels). */
+  rlimits: [number, bigint, bigint][];
+  /** Keep the inherited RLIMIT_NOFILE instead of lowering a soft limit above 1024. */
+  keepNofile: boolean;
 }
 
 /** `command` is argv[0] (argv0 when given): the name Bun reports launch errors against. */
@@ -36,4 +57,11 @@ export interface SpawnRequest {
   plan: SpawnPlan;
   command: string;
   onExit: ((subprocess: any, exitCode: number | null, signalCode: string | null, error?: Error) => void) | undefined;
+  /** timeout, killSignal, signal, maxBuffer (limits.ts); absent when none is set. */
+  limits?: Limits;
+  /** `terminal` (spawn only): options for a PTY made at launch, or an existing Terminal. */
+  terminal?: TerminalRequest;
+  /** `ipc` (spawn only): the callback, the serialization and the child's channel fd. */
+  ipc?: IpcRequest;
+  onDisconnect?: () => void;
 }

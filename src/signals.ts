@@ -1,30 +1,40 @@
-// Signal names and numbers, validated the way Bun's Subprocess.kill validates them.
-import { constants } from "node:os";
+// Signal names and numbers, validated the way Bun's Subprocess.kill validates them (probed on
+// Bun 1.4.5): Linux's 31 classic signals by their canonical names, no aliases, no realtime ones.
 import { argError } from "./errors.ts";
 
-const byName = constants.signals as Record<string, number>;
-const byNumber = new Map<number, string>();
-for (const [name, number] of Object.entries(byName)) if (!byNumber.has(number)) byNumber.set(number, name);
-// Bun lists exactly these (no SIGIOT/SIGPOLL aliases, no realtime signals) in its error message.
-const listed = Object.keys(byName).filter((n) => byName[n]! < 32 && n !== "SIGIOT" && n !== "SIGPOLL" && n !== "SIGUNUSED");
-const listedMessage = listed.map((n, i) => (i === listed.length - 1 ? `or '${n}'` : `'${n}'`)).join(", ").replace(", or", " or");
+/** Index = signal number. */
+const names = [
+  "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
+  "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
+  "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
+  "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+] as const;
+const byName = new Map<string, number>(names.map((name, number) => [name, number]));
+byName.delete("");
+const listed = names.slice(1).map((n) => `'${n}'`);
+const listedMessage = `signal must be one of ${listed.slice(0, -1).join(", ")} or ${listed.at(-1)}`;
 
+const SIGTERM = 15;
+
+/** The name of a signal that ended a child (realtime ones have none: null, as in Bun). */
 export function signalName(signal: number): string | null {
-  return byNumber.get(signal) ?? null;
+  return names[signal] || null;
 }
 
-/** A kill() argument → signal number, or a TypeError shaped like Bun's. */
-export function signalNumber(signal: unknown, fallback = 15): number {
-  if (signal === undefined) return fallback;
+/** A kill() argument → signal number, or Bun's TypeError. undefined, null, NaN and "" mean the
+ * default, as in Bun; 0 probes without signalling. */
+export function signalNumber(signal: unknown, fallback = SIGTERM): number {
+  if (signal === undefined || signal === null || signal === "" || Number.isNaN(signal)) return fallback;
   if (typeof signal === "string") {
-    const n = byName[signal];
-    if (n === undefined || n >= 32) throw argError("ERR_INVALID_ARG_TYPE", `signal must be one of ${listedMessage}`);
+    const n = byName.get(signal);
+    if (n === undefined) throw argError("ERR_INVALID_ARG_TYPE", listedMessage);
     return n;
   }
-  if (typeof signal === "number" && Number.isInteger(signal)) {
+  if (typeof signal === "number") {
+    if (!Number.isInteger(signal)) throw argError("ERR_INVALID_ARG_TYPE", "Unknown signal");
     if (signal < 0) throw argError("ERR_INVALID_ARG_TYPE", "Invalid signal: must be >= 0");
     if (signal >= 32) throw argError("ERR_INVALID_ARG_TYPE", "Invalid signal: must be < 32");
-    return signal;
+    return signal === 0 ? 0 : signal; // -0 is 0
   }
   throw argError("ERR_INVALID_ARG_TYPE", "Invalid signal: must be a string or an integer");
 }

@@ -3,6 +3,7 @@
 // close it themselves: at EOF, on cancel, on end()/close(), and (as a backstop) when collected.
 import { closeFd } from "./native.ts";
 import type { FileSink } from "bun";
+import type { Slot } from "./plan.ts";
 
 const orphans = new FinalizationRegistry<number>((fd) => closeFd(fd));
 
@@ -66,6 +67,26 @@ export function sinkFromFd(fd: number): FileSink {
   if (close) Object.defineProperty(sink, "close", { value: (error?: Error) => after(close(error)), configurable: true, writable: true });
   orphans.register(sink, fd, token);
   return sink;
+}
+
+/** After the child ended: flush what can be flushed, close the fd, and take no more writes
+ * (Bun's write() then returns true, flush() undefined, end() 0). */
+export function retireSink(sink: FileSink): void {
+  try {
+    const ended = sink.end();
+    if (ended instanceof Promise) ended.catch(() => {});
+  } catch {
+    // The peer is gone (EPIPE): end() has released the fd all the same.
+  }
+  Object.defineProperty(sink, "write", { value: () => true, configurable: true, writable: true });
+  Object.defineProperty(sink, "flush", { value: () => undefined, configurable: true, writable: true });
+  Object.defineProperty(sink, "end", { value: () => 0, configurable: true, writable: true });
+}
+
+/** The number the user gave for a standard stream, when it is not the stream's own number. */
+export function givenFd(slots: readonly (Slot | null)[], index: 0 | 1 | 2): number | undefined {
+  const slot = slots[index];
+  return slot?.kind === "fd" && slot.fd !== index ? slot.fd : undefined;
 }
 
 /** An fd no object was made for yet (a stream nobody asked for): closed when the owner goes. */

@@ -5,9 +5,13 @@ import type { FileSink } from "bun";
 import { launch, setCompletionHandler, signalChild, type Completion, type TemplateHandle } from "./native.ts";
 import type { SpawnRequest } from "./plan.ts";
 import { launchError } from "./errors.ts";
-import { readableFromFd, sinkFromFd, closeWhenCollected, forget } from "./stdio.ts";
+import { readableFromFd, sinkFromFd, closeWhenCollected, forget, retireSink, givenFd } from "./stdio.ts";
+import { closeFd, readAvailable } from "./native.ts";
 import { signalName, signalNumber } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
+import { countedStream, watchLimits, type LimitWatch } from "./limits.ts";
+import { terminalForLaunch, type Terminal } from "./terminal.ts";
+import { channelClosedError, checkMessage, IpcChannel } from "./ipc.ts";
 
 const running = new Map<number, Subprocess>();
 setCompletionHandler((done) => running.get(done.id)?._finish(done));
@@ -41,6 +45,12 @@ export class Subprocess {
   #stderr: ReadableStream<Uint8Array> | undefined;
   #lazyFds: (number | undefined)[] = [];
   #lazyTokens: (object | undefined)[] = [];
+  /** timeout and AbortSignal, armed until the exit (limits.ts). */
+  #limits: LimitWatch | undefined;
+  /** `terminal`: the PTY at fds 0–2; an inline one follows this subprocess's ref()/unref(). */
+  #terminal: Terminal | undefined;
+  #inlineTerminal = false;
+  #ipc: IpcChannel | undefined;
 
   /** @internal use spawn() */
   constructor(request: SpawnRequest, id: number, pid: number, fds: Int32Array) {
@@ -49,7 +59,8 @@ export class Subprocess {
     this.#request = request;
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
     const slots = request.plan.slots;
-    this.stdio = slots.map((slot, i) => (i < 3 || !slot || slot.kind === "ignore" ? null : slot.kind === "pipe" ? fds[i]! : slot.fd));
+    // Extra slots: a pipe's parent end or the user's own fd number; inherit and ignore show null.
+    this.stdio = slots.map((slot, i) => (i < 3 || !slot ? null : slot.kind === "pipe" ? fds[i]! : slot.kind === "fd" ? slot.fd : null));
     // stdin's sink is made now (a writer holds no reading state); the streams only when asked,
     // so an unread stdout costs no reader. Until then the fd closes when this object goes.
     if (fds[0]! >= 0) this.#stdin = sinkFromFd(fds[0]!);
@@ -60,6 +71,17 @@ export class Subprocess {
     }
     running.set(id, this);
     hold();
+    if (request.limits) this.#armLimits(request.limits);
+  }
+
+  /** Bun enforces maxBuffer on outputs nobody reads: with one, both are read from the start. */
+  #armLimits(limits: NonNullable<SpawnRequest["limits"]>): void {
+    this.#limits = watchLimits(this, limits);
+    if (limits.maxBuffer === 0) return;
+    const exceeded = () => this.kill(limits.killSignal);
+    const counted = (stream: ReadableStream<Uint8Array> | undefined) => stream && countedStream(stream, limits.maxBuffer, exceeded);
+    this.#stdout = counted(this.#stream(1));
+    this.#stderr = counted(this.#stream(2));
   }
 
   #stream(i: 1 | 2): ReadableStream<Uint8Array> | undefined {
@@ -70,17 +92,75 @@ export class Subprocess {
     return readableFromFd(fd);
   }
 
-  get stdin(): FileSink | undefined {
-    return this.#stdin;
+  /** At exit, an output nobody asked for yet is read into memory so its fd can close now (Bun
+   * holds no fd for a finished child), unless something else still holds its write end. */
+  #settleUnread(i: 1 | 2): void {
+    const fd = this.#lazyFds[i];
+    if (fd === undefined) return;
+    const { bytes, eof } = readAvailable(fd);
+    if (!eof) return; // a grandchild still writes: keep streaming from the fd when asked
+    this.#lazyFds[i] = undefined;
+    forget(this.#lazyTokens[i]!);
+    closeFd(fd);
+    const stream = new Blob([bytes]).stream();
+    if (i === 1) this.#stdout = stream;
+    else this.#stderr = stream;
   }
-  get stdout(): ReadableStream<Uint8Array> | undefined {
-    return (this.#stdout ??= this.#stream(1));
+
+  /** Bun hands back the user's own fd number where one was given for a standard stream. */
+  get stdin(): FileSink | number | null | undefined {
+    if (this.#terminal) return null;
+    return this.#stdin ?? givenFd(this.#request.plan.slots, 0);
   }
-  get stderr(): ReadableStream<Uint8Array> | undefined {
-    return (this.#stderr ??= this.#stream(2));
+  get stdout(): ReadableStream<Uint8Array> | number | null | undefined {
+    if (this.#terminal) return null;
+    return (this.#stdout ??= this.#stream(1)) ?? givenFd(this.#request.plan.slots, 1);
   }
-  get readable(): ReadableStream<Uint8Array> | undefined {
+  get stderr(): ReadableStream<Uint8Array> | number | null | undefined {
+    if (this.#terminal) return null;
+    return (this.#stderr ??= this.#stream(2)) ?? givenFd(this.#request.plan.slots, 2);
+  }
+  /** The PTY of a `terminal` spawn; with one, stdin, stdout and stderr are null (as in Bun). */
+  get terminal(): Terminal | undefined {
+    return this.#terminal;
+  }
+  /** Whether the `ipc` channel is open; false without one. */
+  get connected(): boolean {
+    return this.#ipc?.connected ?? false;
+  }
+
+  /** Bun's checks, in Bun's order: exited, then channel open, then the message itself. A
+   * function among the later arguments is called (with null) once the message is written. */
+  send(message: unknown, ...rest: unknown[]): boolean {
+    if (this.#done) throw channelClosedError("Subprocess.send() cannot be used after the process has exited.");
+    const ipc = this.#ipc;
+    if (!ipc?.connected) throw channelClosedError("Subprocess.send() can only be used if an IPC channel is open.");
+    checkMessage(message);
+    ipc.send(message, rest.find((arg) => typeof arg === "function") as ((error: null) => void) | undefined);
+    return true;
+  }
+
+  disconnect(): void {
+    this.#ipc?.disconnect();
+  }
+
+  /** @internal startSubprocess: the terminal and the IPC channel of this launch. */
+  _attach(terminal: Terminal | undefined, inline: boolean, ipcFd: number): void {
+    this.#terminal = terminal;
+    this.#inlineTerminal = inline;
+    const ipc = this.#request.ipc;
+    if (!ipc || ipcFd < 0) return;
+    // The channel's slot shows null in `stdio`, as in Bun.
+    this.stdio[ipc.fd] = null;
+    const onDisconnect = this.#request.onDisconnect;
+    this.#ipc = new IpcChannel(ipcFd, ipc.mode, (message) => ipc.onMessage(message, this, undefined), () => onDisconnect?.());
+  }
+  get readable(): ReadableStream<Uint8Array> | number | undefined {
     return this.stdout;
+  }
+  /** Bun's alias of stdin. */
+  get writable(): FileSink | undefined {
+    return this.#stdin;
   }
   get exitCode(): number | null {
     return this.#exitCode;
@@ -105,21 +185,27 @@ export class Subprocess {
     if (this.#reffed || this.#done) return;
     this.#reffed = true;
     hold();
+    this.#limits?.setRef(true);
+    if (this.#inlineTerminal) this.#terminal!.ref();
   }
 
   unref(): void {
     if (!this.#reffed || this.#done) return;
     this.#reffed = false;
     letGo();
+    this.#limits?.setRef(false);
+    if (this.#inlineTerminal) this.#terminal!.unref();
   }
 
   resourceUsage(): ResourceUsage | undefined {
     return this.#usage && resourceUsageOf(this.#usage);
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#done) this.kill();
-    await this.exited;
+  /** As Bun's: kills a running child and resolves with its exit status; nothing once it ended. */
+  [Symbol.asyncDispose](): Promise<number> | undefined {
+    if (this.#done) return undefined;
+    this.kill();
+    return this.exited;
   }
 
   /** @internal called with the reaper's completion on the JS thread. */
@@ -130,6 +216,12 @@ export class Subprocess {
     this.#exitCode = done.exitCode;
     this.#signalCode = done.signal ? signalName(done.signal) : null;
     if (this.#reffed) letGo();
+    this.#limits?.disarm();
+    // Nothing of a finished child keeps an fd: its stdin takes no more writes (as in Bun), its
+    // unread outputs move into memory.
+    if (this.#stdin) retireSink(this.#stdin);
+    this.#settleUnread(1);
+    this.#settleUnread(2);
     this.#resolveExited(done.exitCode ?? 128 + done.signal);
     const onExit = this.#request.onExit;
     if (!onExit) return;
@@ -141,7 +233,15 @@ export class Subprocess {
 
 /** Launches the request's plan (an overlay when `template` is given) as a Subprocess. */
 export function startSubprocess(request: SpawnRequest, template: TemplateHandle = 0): Subprocess {
-  const launched = launch(request.plan, template);
-  if ("stage" in launched) throw launchError(launched.stage, launched.errno, request.command, request.plan.file);
-  return new Subprocess(request, launched.id, launched.pid, launched.fds);
+  const tty = request.terminal && terminalForLaunch(request.terminal, request.plan);
+  const launched = launch(tty ? tty.plan : request.plan, template);
+  if ("stage" in launched) {
+    if (tty?.inline) tty.terminal.close();
+    throw launchError(launched.stage, launched.errno, request.command, request.plan.file);
+  }
+  // An inline terminal's slave now lives in the child only, so the child's end reaches us as EOF.
+  if (tty?.inline) tty.terminal._spawnedInline();
+  const subprocess = new Subprocess(request, launched.id, launched.pid, launched.fds);
+  if (tty || request.ipc) subprocess._attach(tty?.terminal, tty?.inline ?? false, request.ipc ? launched.fds[request.ipc.fd]! : -1);
+  return subprocess;
 }

@@ -1,30 +1,38 @@
 // spawnSync: one blocking engine call, then the result object with Bun's fields in Bun's order
-// (signalCode only when a signal ended the child).
+// (signalCode only when a signal ended the child; exitedDueToTimeout only with a timeout,
+// exitedDueToMaxBuffer only with a maxBuffer, both after resourceUsage).
 import { launchSync, type TemplateHandle } from "./native.ts";
 import type { SpawnRequest } from "./plan.ts";
 import { launchError } from "./errors.ts";
 import { signalName } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
+import { givenFd } from "./stdio.ts";
 
 export interface SyncSubprocess {
   exitCode: number | null;
   signalCode?: string | null;
-  stdout: Buffer | undefined;
-  stderr: Buffer | undefined;
+  stdout: Buffer | number | undefined;
+  stderr: Buffer | number | undefined;
   success: boolean;
   resourceUsage: ResourceUsage;
+  exitedDueToTimeout?: boolean;
+  exitedDueToMaxBuffer?: boolean;
   pid: number;
 }
 
 export function runSync(request: SpawnRequest, template: TemplateHandle = 0): SyncSubprocess {
-  const outcome = launchSync(request.plan, template);
+  const limits = request.limits;
+  const outcome = launchSync(request.plan, template, limits);
   if (outcome.stage !== 0) throw launchError(outcome.stage, outcome.errno, request.command, request.plan.file);
   const result: Partial<SyncSubprocess> = { exitCode: outcome.exitCode };
   if (outcome.signal) result.signalCode = signalName(outcome.signal);
-  result.stdout = outcome.stdout;
-  result.stderr = outcome.stderr;
+  // Bun hands back the user's own fd number where one was given.
+  result.stdout = outcome.stdout ?? givenFd(request.plan.slots, 1);
+  result.stderr = outcome.stderr ?? givenFd(request.plan.slots, 2);
   result.success = outcome.exitCode === 0;
   result.resourceUsage = resourceUsageOf(outcome.rusage);
+  if (limits?.timeoutMs) result.exitedDueToTimeout = outcome.timedOut === true;
+  if (limits?.maxBuffer) result.exitedDueToMaxBuffer = outcome.maxBufferExceeded === true;
   result.pid = outcome.pid;
   return result as SyncSubprocess;
 }

@@ -186,8 +186,14 @@ describe("bad input: the same error as Bun", () => {
   for (const { name, sync } of modes) {
     for (const [label, make] of same_as_bun) {
       test(`${name}: ${label}`, () => {
-        process.chdir(dir); // "mytool" exists only relative to this dir's bin/
-        expectSameAsBun(sync, make());
+        // "mytool" exists only relative to this dir's bin/; the next files need our cwd back.
+        const previous = process.cwd();
+        process.chdir(dir);
+        try {
+          expectSameAsBun(sync, make());
+        } finally {
+          process.chdir(previous);
+        }
       });
     }
   }

@@ -140,6 +140,15 @@ export function zombiesOf(ppid: number): number[] {
   return zombies;
 }
 
+/** /proc/<pid>/<name> as text, or "" once the process is gone. */
+export function readProc(pid: number, name: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${name}`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 /** Is `pid` a live (not zombie) process right now? */
 export function isAlive(pid: number): boolean {
   try {
@@ -186,6 +195,13 @@ export const listFdsCommand = ["ls", "-l", "/proc/self/fd"];
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: small programs run as child processes of the test (through Bun.spawn, the oracle).
+
+export const projectRoot = new URL("../", import.meta.url).pathname;
+
+/** chdir to the project root: a child without `cwd` starts where we are, so be somewhere real. */
+export function enterProjectRoot(): void {
+  process.chdir(projectRoot);
+}
 
 export const fixturesDir = new URL("./fixtures/", import.meta.url).pathname;
 export const bunPath = process.execPath;

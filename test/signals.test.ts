@@ -3,12 +3,14 @@
 // blocked on the launching thread (pthread_sigmask, as a native library might do). The child is
 // `cat /proc/self/status`: cat installs no handlers itself (grep would: SIGSEGV).
 // Bun 1.4.5 passes the launching thread's blocked mask on to its children; forkless must not.
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import {
   bit,
   both,
+  enterProjectRoot,
   bothSync,
+  readProc,
   setDisposition,
   signalMasks,
   SIG_BLOCK,
@@ -19,6 +21,8 @@ import {
 
 // bunfig.toml's [test] timeout is not read by bun 1.4.5; a guard against hangs, not a timing assert.
 setDefaultTimeout(120_000);
+// Another file in the same run may leave the process in a directory it has since removed.
+beforeAll(enterProjectRoot);
 
 const SIGUSR1 = 10;
 const SIGUSR2 = 12;
@@ -35,15 +39,6 @@ async function childMasks(spawn: AnySpawn) {
   const masks = signalMasks(await child.stdout.text());
   await child.exited;
   return masks;
-}
-
-/** /proc/<pid>/<name> as text, or "" once the process is gone. */
-function readProc(pid: number, name: string): string {
-  try {
-    return readFileSync(`/proc/${pid}/${name}`, "utf8");
-  } catch {
-    return "";
-  }
 }
 
 function childMasksSync(spawnSync: AnySpawn) {

@@ -40,6 +40,7 @@ pub fn buildHelper(b: *std.Build, target: std.Build.ResolvedTarget, optimize: st
         .link_libc = true,
         .single_threaded = true,
         .imports = &.{.{ .name = "engine", .module = helper_engine }},
+        .strip = true,
     });
     const helper = b.addExecutable(.{ .name = "forkless-helper", .root_module = helper_root, .linkage = .static });
     b.installArtifact(helper);

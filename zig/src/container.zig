@@ -131,7 +131,7 @@ fn startHelper(helper_path: [*:0]const u8, grace_ms: i32, helper_end: i32) Start
     const strings = std.fmt.bufPrint(buf[fixed..], "{s}\x00{s}\x00{d}\x00{d}\x00", .{ path, path, grace_ms, linux.getpid() }) catch
         return .{ .failed = .{ .stage = .exec, .errno = 36 } }; // ENAMETOOLONG
     var parent_fds: [4]i32 = undefined;
-    switch (launch.start(buf[0 .. fixed + strings.len], &parent_fds, false)) {
+    switch (launch.start(buf[0 .. fixed + strings.len], &parent_fds, false, null)) {
         .failed => |f| return .{ .failed = f },
         .ok => |l| {
             const pid = l.pid;
@@ -337,7 +337,7 @@ fn sendFrame(sock: i32, head: []const u8, body: []const u8, fds: []const i32) i3
     var control_buf: protocol.CmsgBuffer = undefined;
     control_buf.header = .{ .len = protocol.CmsgBuffer.lenFor(fds.len), .level = protocol.SOL_SOCKET, .type = protocol.SCM_RIGHTS };
     @memcpy(control_buf.fds[0..fds.len], fds);
-    var iov = [2]linux.iovec_const{ .{ .base = head.ptr, .len = head.len }, .{ .base = body.ptr, .len = body.len } };
+    var iov = [2]std.posix.iovec_const{ .{ .base = head.ptr, .len = head.len }, .{ .base = body.ptr, .len = body.len } };
     const msg = linux.msghdr_const{
         .name = null,
         .namelen = 0,
@@ -515,7 +515,7 @@ fn readSession(s: *Session) void {
     while (true) {
         var frame: [@sizeOf(protocol.Exited)]u8 align(8) = undefined;
         var control_buf: protocol.CmsgBuffer = undefined;
-        var iov = [1]linux.iovec{.{ .base = &frame, .len = frame.len }};
+        var iov = [1]std.posix.iovec{.{ .base = &frame, .len = frame.len }};
         var msg = linux.msghdr{ .name = null, .namelen = 0, .iov = &iov, .iovlen = 1, .control = &control_buf, .controllen = protocol.CmsgBuffer.spaceFor(4), .flags = 0 };
         const n = linux.recvmsg(s.sock, &msg, linux.MSG.DONTWAIT | linux.MSG.CMSG_CLOEXEC);
         const err = sys.errnoOf(n);

@@ -34,8 +34,11 @@ export fn forkless_spawn(request: [*]const u8, len: usize, result: *abi.SpawnRes
     return spawnFrom(null, request, len, result);
 }
 
-export fn forkless_spawn_sync(request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
-    return spawnSyncFrom(null, request, len, result, fds);
+/// Runs one child to its end. The limits are arguments of their own, not request fields: 0 means
+/// none; `kill_signal` is sent through the pidfd when `timeout_ms` passes or stdout or stderr
+/// passes `max_buffer_bytes` (result.timed_out / max_buffer_exceeded say which).
+export fn forkless_spawn_sync(request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32, timeout_ms: u64, max_buffer_bytes: u64, kill_signal: i32) i32 {
+    return spawnSyncFrom(null, request, len, result, fds, .{ .timeout_ms = timeout_ms, .max_buffer_bytes = max_buffer_bytes, .kill_signal = kill_signal });
 }
 
 /// Prepares a template from a full request. Returns its handle, or 0 with result.stage/errno.
@@ -56,8 +59,8 @@ export fn forkless_template_spawn(template: usize, request: [*]const u8, len: us
     return spawnFrom(@ptrFromInt(template), request, len, result);
 }
 
-export fn forkless_template_spawn_sync(template: usize, request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
-    return spawnSyncFrom(@ptrFromInt(template), request, len, result, fds);
+export fn forkless_template_spawn_sync(template: usize, request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32, timeout_ms: u64, max_buffer_bytes: u64, kill_signal: i32) i32 {
+    return spawnSyncFrom(@ptrFromInt(template), request, len, result, fds, .{ .timeout_ms = timeout_ms, .max_buffer_bytes = max_buffer_bytes, .kill_signal = kill_signal });
 }
 
 /// Drops the owner's reference; children still starting keep the template alive until exec.
@@ -93,9 +96,11 @@ fn spawnFrom(base: ?*launch.Template, request: [*]const u8, len: usize, result: 
     }
 }
 
-fn spawnSyncFrom(base: ?*launch.Template, request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
+fn spawnSyncFrom(base: ?*launch.Template, request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32, limits: sync.Limits) i32 {
     const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
-    sync.run(request[0..len], fds[0..@min(header.slot_count, abi.max_slots)], result, base);
+    // A signal outside 1..31 is a bug in the option layer, which validated it.
+    std.debug.assert(limits.kill_signal > 0 and limits.kill_signal < 32);
+    sync.runLimited(request[0..len], fds[0..@min(header.slot_count, abi.max_slots)], result, base, limits);
     return if (result.stage == .none) 0 else -1;
 }
 
@@ -116,6 +121,7 @@ export fn forkless_free(ptr: ?*anyopaque) void {
 
 test {
     _ = @import("fdplan.zig");
+    _ = @import("exec_format.zig");
     _ = @import("engine_test.zig");
 }
 

@@ -209,3 +209,18 @@ test "fd plan: parseFd reads /proc/self/fd names" {
     try std.testing.expectEqual(@as(i32, -1), parseFd("."));
     try std.testing.expectEqual(@as(i32, -1), parseFd(".."));
 }
+
+test "fd plan: the /proc/self/fd walk marks every fd but the slots (the close_range fallback)" {
+    // Runs in the test process itself: it only sets FD_CLOEXEC, which the test then undoes.
+    const a = sys.asFd(sys.openat(sys.AT_FDCWD, "/dev/null", sys.O_RDONLY));
+    const b = sys.asFd(sys.openat(sys.AT_FDCWD, "/dev/null", sys.O_RDONLY));
+    defer sys.close(a);
+    defer sys.close(b);
+    var sources: [64]i32 = [_]i32{-1} ** 64;
+    if (a >= sources.len or b >= sources.len) return error.SkipZigTest;
+    sources[@intCast(a)] = a; // a is a slot, b is not
+    var real = Real{};
+    try std.testing.expectEqual(@as(usize, 0), real.cloexecAllExcept(&sources));
+    try std.testing.expectEqual(@as(usize, 0), sys.fcntl(a, sys.F_GETFD, 0));
+    try std.testing.expectEqual(@as(usize, sys.FD_CLOEXEC), sys.fcntl(b, sys.F_GETFD, 0));
+}

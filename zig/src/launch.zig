@@ -6,6 +6,7 @@ const linux = std.os.linux;
 const sys = @import("sys.zig");
 const abi = @import("abi.zig");
 const child = @import("child.zig");
+const exec_format = @import("exec_format.zig");
 
 const allocator = std.heap.raw_c_allocator;
 
@@ -21,8 +22,13 @@ pub const Launch = struct {
     pidfd: i32,
     /// Read by the parent only, before clone: the child enters the cwd by fd.
     cwd_path: ?[*:0]const u8,
+    /// Read by the parent only: the cgroup to open before clone, or the caller's cgroup fd (-1).
+    cgroup_path: ?[*:0]const u8,
+    cgroup_fd: i32,
     /// The template whose strings argv/envp point into, kept alive until the child is done.
     base: ?*Template,
+    /// What child.Args.rlimits points into: the child reads it, so it lives as long as Args.
+    setup: Setup,
 
     /// Frees what the child was using. Only after EOF or a report on the error pipe.
     pub fn release(self: *Launch) void {
@@ -36,13 +42,21 @@ pub const Failure = struct { stage: abi.Stage, errno: i32 };
 
 pub const Outcome = union(enum) { ok: *Launch, failed: Failure };
 
-/// The engine's one /dev/null, the source of every "ignore" slot. Opened by `init`.
+/// The engine's /dev/null, the source of every "ignore" slot, opened by `init`: read-only for
+/// stdin and write-only for the rest, the access modes Bun's children see.
 pub var devnull_fd: i32 = -1;
+pub var devnull_read_fd: i32 = -1;
 
 pub fn init() i32 {
-    const rc = sys.openat(sys.AT_FDCWD, "/dev/null", sys.O_RDWR | sys.O_CLOEXEC);
-    if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
-    devnull_fd = sys.asFd(rc);
+    const w = sys.openat(sys.AT_FDCWD, "/dev/null", sys.O_WRONLY | sys.O_CLOEXEC);
+    if (sys.errnoOf(w) != 0) return sys.errnoOf(w);
+    const r = sys.openat(sys.AT_FDCWD, "/dev/null", sys.O_RDONLY | sys.O_CLOEXEC);
+    if (sys.errnoOf(r) != 0) {
+        sys.close(sys.asFd(w));
+        return sys.errnoOf(r);
+    }
+    devnull_fd = sys.asFd(w);
+    devnull_read_fd = sys.asFd(r);
     return 0;
 }
 
@@ -63,9 +77,11 @@ pub fn start(request: []const u8, parent_fds: []i32, vfork: bool, base: ?*Templa
         return .{ .failed = failure };
     }
     if (clone(launch, vfork)) |errno| {
+        // With a cgroup, clone3's own errors (EACCES, EBUSY, EOPNOTSUPP …) are about joining it.
+        const joining = launch.cgroup_fd >= 0 and errno != sys.EAGAIN and errno != sys.ENOMEM;
         made.undo(parent_fds);
         launch.release();
-        return .{ .failed = .{ .stage = .resource, .errno = errno } };
+        return .{ .failed = .{ .stage = if (joining) .cgroup else .resource, .errno = errno } };
     }
     // The child has its own copy of the fd table now: our copies of its ends can go at once.
     made.closeChildEnds();
@@ -75,7 +91,35 @@ pub fn start(request: []const u8, parent_fds: []i32, vfork: bool, base: ?*Templa
 const Parsed = struct {
     header: abi.RequestHeader,
     slots: []align(1) const abi.Slot,
+    rlimits: []align(1) const abi.Rlimit,
     strings: []const u8,
+
+    /// The child setup the request asks for (a template's overlay has none: it uses its own).
+    fn setup(p: Parsed) Setup {
+        const h = p.header;
+        var out = Setup{
+            .credentials = .{
+                .set_uid = h.flags & abi.flag_uid != 0,
+                .uid = h.uid,
+                .set_gid = h.flags & abi.flag_gid != 0,
+                .gid = h.gid,
+            },
+            .keep_nofile = h.flags & abi.flag_keep_nofile != 0,
+            .death_signal = h.death_signal,
+            .rlimit_count = p.rlimits.len,
+        };
+        for (p.rlimits, 0..) |r, i| out.rlimits[i] = r;
+        return out;
+    }
+};
+
+/// The optional child setup, copied by value into each launch (and kept by a template).
+const Setup = struct {
+    credentials: child.Credentials = .{},
+    keep_nofile: bool = false,
+    death_signal: i32 = 0,
+    rlimits: [abi.max_rlimits]abi.Rlimit = undefined,
+    rlimit_count: usize = 0,
 };
 
 /// The request comes from native.ts; a malformed one is our bug, reported as EINVAL.
@@ -83,14 +127,18 @@ fn parse(request: []const u8) ?Parsed {
     if (request.len < @sizeOf(abi.RequestHeader)) return null;
     const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
     if (header.abi != abi.version or header.slot_count > abi.max_slots) return null;
+    if (header.rlimit_count > abi.max_rlimits) return null;
     const slots_end = @sizeOf(abi.RequestHeader) + header.slot_count * @sizeOf(abi.Slot);
-    if (request.len < slots_end or request[request.len - 1] != 0) return null;
-    const strings = request[slots_end..];
-    const want = 1 + @as(usize, @intFromBool(header.flags & abi.flag_cwd != 0)) + header.argc + header.envc;
+    const rlimits_end = slots_end + header.rlimit_count * @sizeOf(abi.Rlimit);
+    if (request.len < rlimits_end or request[request.len - 1] != 0) return null;
+    const strings = request[rlimits_end..];
+    const want = 1 + @as(usize, @intFromBool(header.flags & abi.flag_cwd != 0)) +
+        @as(usize, @intFromBool(header.flags & abi.flag_cgroup_path != 0)) + header.argc + header.envc;
     if (std.mem.count(u8, strings, "\x00") != want) return null;
     return .{
         .header = header,
         .slots = std.mem.bytesAsSlice(abi.Slot, request[@sizeOf(abi.RequestHeader)..slots_end]),
+        .rlimits = std.mem.bytesAsSlice(abi.Rlimit, request[slots_end..rlimits_end]),
         .strings = strings,
     };
 }
@@ -121,6 +169,8 @@ fn build(p: Parsed, base: ?*Template) ?*Launch {
     var file = it.next();
     var cwd_path: ?[*:0]const u8 = null;
     if (p.header.flags & abi.flag_cwd != 0) cwd_path = it.next();
+    var cgroup_path: ?[*:0]const u8 = null;
+    if (p.header.flags & abi.flag_cgroup_path != 0) cgroup_path = it.next();
     var argv: []?[*:0]const u8 = ptrs[0 .. argc + 1];
     var envp: []?[*:0]const u8 = ptrs[argc + 1 .. argc + 1 + envc + 1];
     if (base) |t| {
@@ -142,6 +192,7 @@ fn build(p: Parsed, base: ?*Template) ?*Launch {
     argv = argv[0 .. argc + 1];
 
     if (base) |t| t.ref();
+    const setup = if (base) |t| t.setup else p.setup();
     launch.* = .{
         .args = .{
             .file = file,
@@ -159,8 +210,15 @@ fn build(p: Parsed, base: ?*Template) ?*Launch {
         .pid = -1,
         .pidfd = -1,
         .cwd_path = cwd_path,
+        .cgroup_path = if (base != null) null else cgroup_path,
+        .cgroup_fd = if (base) |t| t.cgroup_fd else if (p.header.flags & abi.flag_cgroup_fd != 0) p.header.cgroup_fd else -1,
         .base = base,
+        .setup = setup,
     };
+    launch.args.credentials = setup.credentials;
+    launch.args.keep_nofile = setup.keep_nofile;
+    launch.args.death_signal = setup.death_signal;
+    launch.args.rlimits = launch.setup.rlimits[0..setup.rlimit_count];
     return launch;
 }
 
@@ -174,6 +232,10 @@ pub const Template = struct {
     detached: bool,
     argv: []const ?[*:0]const u8,
     envp: []const ?[*:0]const u8,
+    /// The child setup every launch from this template gets, and its cgroup (an fd the template
+    /// owns: opened from the path, or a dup of the caller's), or -1.
+    setup: Setup,
+    cgroup_fd: i32,
     /// One for the owner, one per launch whose child may still read our strings.
     refs: std.atomic.Value(u32),
 
@@ -200,6 +262,19 @@ pub const Template = struct {
             }
             cwd_fd = sys.asFd(rc);
         }
+        var cgroup_fd: i32 = -1;
+        const cgroup = if (p.header.flags & abi.flag_cgroup_path != 0)
+            sys.openat(sys.AT_FDCWD, it.next(), sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC)
+        else if (p.header.flags & abi.flag_cgroup_fd != 0)
+            sys.dupfdCloexec(p.header.cgroup_fd, 0)
+        else
+            0;
+        if (sys.errnoOf(cgroup) != 0) {
+            if (cwd_fd >= 0) sys.close(cwd_fd);
+            allocator.free(block);
+            return .{ .failed = .{ .stage = .cgroup, .errno = sys.errnoOf(cgroup) } };
+        }
+        if (p.header.flags & (abi.flag_cgroup_path | abi.flag_cgroup_fd) != 0) cgroup_fd = sys.asFd(cgroup);
         for (0..argc + envc) |i| ptrs[i] = it.next();
         t.* = .{
             .block = block,
@@ -208,6 +283,8 @@ pub const Template = struct {
             .detached = p.header.flags & abi.flag_detached != 0,
             .argv = ptrs[0..argc],
             .envp = ptrs[argc .. argc + envc],
+            .setup = p.setup(),
+            .cgroup_fd = cgroup_fd,
             .refs = .init(1),
         };
         return .{ .ok = t };
@@ -220,6 +297,7 @@ pub const Template = struct {
     pub fn unref(t: *Template) void {
         if (t.refs.fetchSub(1, .acq_rel) != 1) return;
         if (t.cwd_fd >= 0) sys.close(t.cwd_fd);
+        if (t.cgroup_fd >= 0) sys.close(t.cgroup_fd);
         allocator.free(t.block);
     }
 
@@ -263,6 +341,7 @@ fn envKey(entry: [*:0]const u8) []const u8 {
 /// The fds this launch made, so a failure can undo exactly them.
 const Made = struct {
     cwd_fd: i32 = -1,
+    cgroup_fd: i32 = -1,
     err_write: i32 = -1,
     child_ends: [abi.max_slots]i32 = undefined,
     child_end_count: usize = 0,
@@ -272,6 +351,7 @@ const Made = struct {
         for (self.child_ends[0..self.child_end_count]) |fd| sys.close(fd);
         if (self.err_write >= 0) sys.close(self.err_write);
         if (self.cwd_fd >= 0) sys.close(self.cwd_fd);
+        if (self.cgroup_fd >= 0) sys.close(self.cgroup_fd);
         self.* = .{};
     }
 
@@ -300,12 +380,21 @@ fn prepare(launch: *Launch, p: Parsed, parent_fds: []i32, made: *Made) ?Failure 
     }
     if (launch.base == null) launch.args.cwd_fd = made.cwd_fd;
     if (checkExecutable(dir, launch.args.file)) |errno| return .{ .stage = .exec, .errno = errno };
+    if (launch.cgroup_path) |path| {
+        // Opened here, so a relative path means our cwd (the helper's: the caller's, shipped).
+        const rc = sys.openat(sys.AT_FDCWD, path, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC);
+        if (sys.errnoOf(rc) != 0) return .{ .stage = .cgroup, .errno = sys.errnoOf(rc) };
+        made.cgroup_fd = sys.asFd(rc);
+        launch.cgroup_fd = made.cgroup_fd;
+    }
+    // The death-signal check compares getppid() with the process that clones (not a thread id).
+    launch.args.parent_pid = sys.getpid();
 
     const sources = @constCast(launch.args.sources);
     for (p.slots, 0..) |slot, i| {
         sources[i] = switch (slot.kind) {
             .none => -1,
-            .ignore => devnull_fd,
+            .ignore => if (i == 0) devnull_read_fd else devnull_fd,
             .inherit, .fd => blk: {
                 if (sys.errnoOf(sys.fcntl(slot.fd, sys.F_GETFD, 0)) != 0) return .{ .stage = .fd, .errno = sys.EBADF };
                 break :blk slot.fd;
@@ -340,7 +429,8 @@ fn checkExecutable(dir: i32, file: [*:0]const u8) ?i32 {
     if (st.mode & linux.S.IFMT == linux.S.IFDIR) return sys.EACCES;
     const access = linux.faccessat(dir, file, linux.X_OK, 0);
     if (sys.errnoOf(access) != 0) return sys.errnoOf(access);
-    return null;
+    const format = exec_format.check(dir, file, &st);
+    return if (format != 0) format else null;
 }
 
 const CLONE_VM = 0x100;
@@ -360,11 +450,37 @@ fn clone(launch: *Launch, vfork: bool) ?i32 {
     var pidfd: i32 = -1;
     const flags: u32 = CLONE_VM | CLONE_PIDFD | @as(u32, if (vfork) CLONE_VFORK else 0);
     const top = @intFromPtr(launch.stack.ptr) + launch.stack.len;
-    const rc = linux.clone(child.main, top, flags, @intFromPtr(&launch.args), &pidfd, 0, null);
+    var rc = if (launch.cgroup_fd >= 0)
+        cloneIntoCgroup(launch, flags, &pidfd)
+    else
+        linux.clone(child.main, top, flags, @intFromPtr(&launch.args), &pidfd, 0, null);
+    if (launch.cgroup_fd >= 0 and sys.errnoOf(rc) == sys.EBADF) {
+        // Not a cgroup v2 directory: a v1 hierarchy (or no cgroup at all, which the open of
+        // cgroup.procs reports, ENOENT). The child joins by writing to cgroup.procs itself.
+        const procs = sys.openat(launch.cgroup_fd, "cgroup.procs", sys.O_WRONLY | sys.O_CLOEXEC);
+        if (sys.errnoOf(procs) != 0) return sys.errnoOf(procs);
+        launch.args.cgroup_procs_fd = sys.asFd(procs);
+        defer sys.close(launch.args.cgroup_procs_fd); // the child has its own copy from clone on
+        rc = linux.clone(child.main, top, flags, @intFromPtr(&launch.args), &pidfd, 0, null);
+    }
     if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
     launch.pid = @intCast(rc);
     launch.pidfd = pidfd;
     return null;
+}
+
+/// clone3 with CLONE_INTO_CGROUP: the kernel places the child in the cgroup before it runs a
+/// single instruction, so the cgroup's limits hold from the start and nothing can slip out
+/// between a fork and a write to cgroup.procs. Same flags, stack and entry as clone() above.
+fn cloneIntoCgroup(launch: *Launch, flags: u32, pidfd: *i32) usize {
+    const args = sys.CloneArgs{
+        .flags = @as(u64, flags) | sys.CLONE_INTO_CGROUP,
+        .pidfd = @intFromPtr(pidfd),
+        .stack = @intFromPtr(launch.stack.ptr),
+        .stack_size = launch.stack.len,
+        .cgroup = @intCast(launch.cgroup_fd),
+    };
+    return sys.clone3(&args, @sizeOf(sys.CloneArgs), child.main, @intFromPtr(&launch.args));
 }
 
 /// Child stacks, reused: an mmap per spawn costs more than the rest of the parent's work.

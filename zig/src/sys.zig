@@ -37,6 +37,7 @@ pub const O_DIRECTORY = 0o200000;
 pub const O_PATH = 0o10000000;
 pub const O_RDWR = 2;
 pub const O_RDONLY = 0;
+pub const O_WRONLY = 1;
 pub const AT_FDCWD: fd_t = -100;
 pub const CLOSE_RANGE_CLOEXEC = 1 << 2;
 
@@ -154,4 +155,133 @@ pub fn pidfdSendSignal(pidfd: fd_t, sig: i32) usize {
 
 comptime {
     std.debug.assert(@sizeOf(Siginfo) == 128);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child setup: credentials, limits, parent death, clone3. Raw syscalls like the rest: no libc
+// (glibc's set*id would signal every thread of the parent to change theirs too; see seed 003).
+
+pub const EPERM = 1;
+
+pub fn setgroups(groups: []const u32) usize {
+    return linux.syscall2(.setgroups, groups.len, @intFromPtr(groups.ptr));
+}
+
+pub fn setgid(gid: u32) usize {
+    return linux.syscall1(.setgid, gid);
+}
+
+pub fn setuid(uid: u32) usize {
+    return linux.syscall1(.setuid, uid);
+}
+
+/// The kernel's struct rlimit64.
+pub const Rlimit64 = extern struct { cur: u64, max: u64 };
+
+/// prlimit64 on the calling process (pid 0): sets `new` (when given), reads the old into `old`.
+pub fn prlimit(resource: u32, new: ?*const Rlimit64, old: ?*Rlimit64) usize {
+    return linux.syscall4(.prlimit64, 0, resource, @intFromPtr(new), @intFromPtr(old));
+}
+
+pub const RLIMIT_NOFILE = 7;
+/// select()'s fixed bitmap size: a soft limit above it lets fds exist that select() cannot watch.
+pub const FD_SETSIZE = 1024;
+
+pub const PR_SET_PDEATHSIG = 1;
+
+pub fn prctl(option: usize, arg2: usize) usize {
+    return linux.syscall5(.prctl, option, arg2, 0, 0, 0);
+}
+
+pub fn getppid() i32 {
+    return @intCast(@as(isize, @bitCast(linux.syscall0(.getppid))));
+}
+
+pub fn getpid() i32 {
+    return @intCast(@as(isize, @bitCast(linux.syscall0(.getpid))));
+}
+
+pub fn kill(pid: i32, sig: i32) usize {
+    return linux.syscall2(.kill, @bitCast(@as(isize, pid)), @bitCast(@as(isize, sig)));
+}
+
+/// The kernel's struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2, Linux 5.7).
+pub const CloneArgs = extern struct {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64 = 0,
+    parent_tid: u64 = 0,
+    exit_signal: u64 = 0,
+    /// The lowest address of the child's stack; the kernel starts it at stack + stack_size.
+    stack: u64,
+    stack_size: u64,
+    tls: u64 = 0,
+    set_tid: u64 = 0,
+    set_tid_size: u64 = 0,
+    cgroup: u64 = 0,
+};
+
+pub const CLONE_INTO_CGROUP: u64 = 0x200000000;
+
+comptime {
+    std.debug.assert(@sizeOf(CloneArgs) == 88);
+}
+
+/// clone3 for a CLONE_VM child on a stack of our own: the parent gets the pid (or -errno) back;
+/// the child starts at the top of `args.stack` inside this function and calls `func(arg)`, which
+/// must not return (child.main ends in exit_group; the exit below is only a backstop).
+/// `func` and `arg` ride in registers the syscall preserves, since the child has no stack frame
+/// of ours to read them from — the same shape as std.os.linux.clone, with clone3's arguments.
+pub fn clone3(args: *const CloneArgs, size: usize, func: *const fn (usize) callconv(.c) u8, arg: usize) usize {
+    // A naked function cannot be called directly: call it through the C calling convention.
+    const entry: *const fn (*const CloneArgs, usize, *const fn (usize) callconv(.c) u8, usize) callconv(.c) usize = @ptrCast(&clone3Entry);
+    return entry(args, size, func, arg);
+}
+
+const clone3Entry = switch (@import("builtin").cpu.arch) {
+    .x86_64 => clone3X86_64,
+    .aarch64 => clone3Aarch64,
+    else => @compileError("forkless: clone3 entry not written for this architecture"),
+};
+
+// rdi = args, rsi = size, rdx = func, rcx = arg. The syscall clobbers rcx and r11, so func and
+// arg move to r8/r9 first; in the child rsp is the (16-aligned) stack top, so `call` leaves it
+// aligned as the C ABI wants at func's entry.
+fn clone3X86_64() callconv(.naked) usize {
+    asm volatile (
+        \\      movq %%rdx,%%r8
+        \\      movq %%rcx,%%r9
+        \\      movl $435,%%eax // SYS_clone3
+        \\      syscall
+        \\      testq %%rax,%%rax
+        \\      jz 1f
+        \\      retq
+        \\1:
+        \\      xorl %%ebp,%%ebp
+        \\      movq %%r9,%%rdi
+        \\      callq *%%r8
+        \\      movl %%eax,%%edi
+        \\      movl $231,%%eax // SYS_exit_group
+        \\      syscall
+        \\      hlt
+    );
+}
+
+// x0 = args, x1 = size, x2 = func, x3 = arg. svc preserves every register but x0.
+fn clone3Aarch64() callconv(.naked) usize {
+    asm volatile (
+        \\      mov x9,x2
+        \\      mov x10,x3
+        \\      mov x8,#435 // SYS_clone3
+        \\      svc #0
+        \\      cbz x0,1f
+        \\      ret
+        \\1:
+        \\      mov fp,#0
+        \\      mov lr,#0
+        \\      mov x0,x10
+        \\      blr x9
+        \\      mov x8,#94 // SYS_exit_group
+        \\      svc #0
+    );
 }

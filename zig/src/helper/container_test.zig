@@ -8,13 +8,16 @@ const launch = engine.launch;
 const reaper = engine.reaper;
 
 const a = std.testing.allocator;
+const helper_path: [*:0]const u8 = (build_options.helper_path ++ "\x00")[0..build_options.helper_path.len :0];
 
 fn request(argv: []const []const u8, slots: []const abi.Slot) !std.ArrayListUnmanaged(u8) {
     var bytes: std.ArrayListUnmanaged(u8) = .{};
     const header = abi.RequestHeader{ .abi = abi.version, .flags = 0, .slot_count = @intCast(slots.len), .argc = @intCast(argv.len), .envc = 1 };
     try bytes.appendSlice(a, std.mem.asBytes(&header));
     for (slots) |s| try bytes.appendSlice(a, std.mem.asBytes(&s));
-    for ([_][]const u8{argv[0]} ++ argv ++ [_][]const u8{"PATH=/usr/bin:/bin"}) |s| {
+    // file, argv, then the one env entry.
+    for (0..argv.len + 2) |i| {
+        const s = if (i == 0) argv[0] else if (i <= argv.len) argv[i - 1] else "PATH=/usr/bin:/bin";
         try bytes.appendSlice(a, s);
         try bytes.append(a, 0);
     }
@@ -29,7 +32,8 @@ fn open() !u32 {
         started = true;
     }
     var out: abi.ContainerOpenResult = undefined;
-    engine.open(build_options.helper_path, 2000, &out);
+    engine.open(helper_path, 2000, &out);
+    if (out.stage != .none) std.debug.print("open stage {} errno {d}\n", .{ out.stage, out.errno });
     try std.testing.expectEqual(abi.Stage.none, out.stage);
     return out.session;
 }
@@ -54,6 +58,7 @@ test "a child through the helper: its pid, its exit status, its output" {
     var sync_out: abi.SyncResult = undefined;
     var fds: [3]i32 = undefined;
     engine.spawnSync(session, req.items, &sync_out, &fds);
+    if (sync_out.stage != .none) std.debug.print("sync stage {} errno {d}\n", .{ sync_out.stage, sync_out.errno });
     try std.testing.expectEqual(abi.Stage.none, sync_out.stage);
     try std.testing.expectEqual(@as(i32, 7), sync_out.exit_code);
     const out = @as([*]u8, @ptrFromInt(sync_out.stdout_ptr))[0..sync_out.stdout_len];
@@ -67,6 +72,7 @@ test "a child through the helper: its pid, its exit status, its output" {
     var req2 = try request(&.{ "/bin/sh", "-c", "exit 3" }, &.{ .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 } });
     defer req2.deinit(a);
     engine.spawn(session, req2.items, &spawned.result, &spawned.fds);
+    if (spawned.result.stage != .none) std.debug.print("async stage {} errno {d}\n", .{ spawned.result.stage, spawned.result.errno });
     try std.testing.expectEqual(abi.Stage.none, spawned.result.stage);
     const done = try awaitCompletion(spawned.result.id);
     try std.testing.expectEqual(@as(i32, 3), done.exit_code);
@@ -92,7 +98,7 @@ test "synchronous launch errors come back as from a direct spawn" {
 test "a helper killed mid-flight: its children are reported killed, and a new session works" {
     var out: abi.ContainerOpenResult = undefined;
     _ = try open();
-    engine.open(build_options.helper_path, 2000, &out);
+    engine.open(helper_path, 2000, &out);
     const session = out.session;
     var req = try request(&.{ "/bin/sleep", "100" }, &.{ .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 } });
     defer req.deinit(a);

@@ -65,13 +65,23 @@ fn argInt(i: usize) ?i64 {
 fn setup(parent: i32) !void {
     // Nothing we open may reach a child: the socket first (it came in without O_CLOEXEC).
     _ = sys.setCloexec(sock, true);
+    // Fds 0-2 arrive closed. Fill them with /dev/null so that nothing we open later lands
+    // there and a stray write to "stderr" (a panic message) cannot reach the socket or a pidfd.
+    while (true) {
+        const rc = sys.openat(sys.AT_FDCWD, "/dev/null", sys.O_RDWR | sys.O_CLOEXEC);
+        if (sys.errnoOf(rc) != 0) break;
+        if (sys.asFd(rc) > 2) {
+            sys.close(sys.asFd(rc));
+            break;
+        }
+    }
     _ = linux.prctl(@intFromEnum(linux.PR.SET_CHILD_SUBREAPER), 1, 0, 0, 0);
     // Terminal signals hit the whole process group, ours included: the main process decides
     // what they mean, so we ignore them. SIGTERM (also our parent-death signal) ends the tree.
     const ign = sys.KernelSigaction{ .handler = 1, .flags = 0, .restorer = 0, .mask = 0 };
     for ([_]usize{ 1, 2, 3, 13 }) |sig| _ = sys.rtSigaction(sig, &ign, null);
     const watched: u64 = sigBit(linux.SIG.CHLD) | sigBit(linux.SIG.TERM);
-    _ = sys.sigprocmask(0, &watched, null) // SIG_BLOCK;
+    _ = sys.sigprocmask(0, &watched, null); // SIG_BLOCK
     const sfd = linux.syscall4(.signalfd4, @bitCast(@as(isize, -1)), @intFromPtr(&watched), 8, linux.SFD.CLOEXEC | linux.SFD.NONBLOCK);
     if (sys.errnoOf(sfd) != 0) return error.Setup;
     signal_fd = sys.asFd(sfd);
@@ -108,8 +118,8 @@ fn serveOnce(timeout_ms: i32) void {
         switch (@as(Source, @enumFromInt(ev.data.u64 & 3))) {
             .socket => receive(),
             .signals => onSignals(),
-            .err_pipe => settle(&children[index]),
-            .pidfd => reap(&children[index]),
+            .err_pipe => if (children[index].live) settle(&children[index]),
+            .pidfd => if (children[index].live) reap(&children[index]),
         }
     }
 }
@@ -119,7 +129,7 @@ fn serveOnce(timeout_ms: i32) void {
 
 fn receive() void {
     // Peek for the frame's length first: a SEQPACKET frame longer than the buffer is cut.
-    var empty: [1]linux.iovec = .{.{ .base = frame.ptr, .len = 0 }};
+    var empty: [1]std.posix.iovec = .{.{ .base = frame.ptr, .len = 0 }};
     var peek = linux.msghdr{ .name = null, .namelen = 0, .iov = &empty, .iovlen = 1, .control = null, .controllen = 0, .flags = 0 };
     const want = linux.recvmsg(sock, &peek, linux.MSG.PEEK | linux.MSG.TRUNC);
     if (sys.errnoOf(want) == sys.EINTR or sys.errnoOf(want) == sys.EAGAIN) return;
@@ -130,7 +140,7 @@ fn receive() void {
             frame = bigger;
         } else |_| {}
     }
-    var iov: [1]linux.iovec = .{.{ .base = frame.ptr, .len = frame.len }};
+    var iov: [1]std.posix.iovec = .{.{ .base = frame.ptr, .len = frame.len }};
     var control: protocol.CmsgBuffer = undefined;
     var msg = linux.msghdr{ .name = null, .namelen = 0, .iov = &iov, .iovlen = 1, .control = &control, .controllen = @sizeOf(protocol.CmsgBuffer), .flags = 0 };
     const n = linux.recvmsg(sock, &msg, linux.MSG.CMSG_CLOEXEC);
@@ -174,7 +184,7 @@ fn spawn(bytes: []u8, fds: []const i32, flags: u32) void {
     const cd = sys.errnoOf(sys.fchdir(fds[fds.len - 1]));
     if (cd != 0) return failed(head.tag, .cwd, cd);
     var parent_fds: [abi.max_slots]i32 = undefined;
-    switch (launch.start(request, parent_fds[0..slot_count], false)) {
+    switch (launch.start(request, parent_fds[0..slot_count], false, null)) {
         .failed => |f| failed(head.tag, f.stage, f.errno),
         .ok => |l| {
             const index = freeIndex();
@@ -225,7 +235,7 @@ fn reply(spawned: protocol.Spawned, pidfd: i32) void {
 
 fn send(bytes: []const u8, control: ?*const protocol.CmsgBuffer) void {
     if (!connected) return;
-    var iov: [1]linux.iovec_const = .{.{ .base = bytes.ptr, .len = bytes.len }};
+    var iov: [1]std.posix.iovec_const = .{.{ .base = bytes.ptr, .len = bytes.len }};
     const msg = linux.msghdr_const{
         .name = null,
         .namelen = 0,
@@ -276,6 +286,9 @@ fn reap(c: *Child) void {
         done.errno = c.errno;
         send(std.mem.asBytes(&protocol.Exited{ .tag = c.tag, .completion = done }), null);
     }
+    // The main process holds a copy of this pidfd, so closing ours would not drop it from the
+    // epoll set (registrations belong to the open file): remove it explicitly first.
+    _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, c.pidfd, null);
     sys.close(c.pidfd);
     c.* = .{};
     child_count -= 1;

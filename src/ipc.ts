@@ -1,0 +1,274 @@
+// The IPC channel of spawn's `ipc` option: the parent's end of an AF_UNIX socketpair the engine
+// made (a "pipe" slot), speaking Bun's two wire formats exactly (probed on Bun 1.4.5):
+//   "json":     one JSON text per line ("\n"); a line that starts with 0x02 is internal.
+//   "advanced": [type u8][length u32 LE][body]; type 1 = version (length is the version, 2, no
+//               body), 2 = message, 3 = internal message; body = JSC's SerializedScriptValue,
+//               byte for byte what bun:jsc's serialize() writes, except that Blobs cross as {}.
+// Left out on purpose: handles (sockets/servers sent along a message) and cluster's internal
+// messages, which are read and dropped.
+import { serialize, deserialize } from "bun:jsc";
+import type { FileSink } from "bun";
+import { closeFd } from "./native.ts";
+import { argError } from "./errors.ts";
+import type { SpawnPlan } from "./plan.ts";
+
+export type Serialization = "json" | "advanced";
+
+/** What options.ts decided for `ipc`: the callback, the format and the child's fd number. */
+export interface IpcRequest {
+  onMessage: (message: unknown, subprocess: unknown, handle?: unknown) => void;
+  mode: Serialization;
+  fd: number;
+}
+
+/** Bun's reading of `ipc` and `serialization` (spawn only): a callable `ipc` opens a channel;
+ * a truthy `serialization` must be "json" or "advanced" (the default). Undefined: no channel. */
+export function readIpcOptions(ipc: unknown, serialization: unknown): Omit<IpcRequest, "fd"> | undefined {
+  if (typeof ipc !== "function") return undefined;
+  let mode: Serialization = "advanced";
+  if (serialization) {
+    if (typeof serialization !== "string") throw argError("ERR_INVALID_ARG_TYPE", "Expected serialization to be a string for 'spawn'.");
+    if (serialization !== "json" && serialization !== "advanced") {
+      throw argError("ERR_INVALID_ARG_TYPE", 'serialization must be "json" or "advanced"');
+    }
+    mode = serialization;
+  }
+  return { onMessage: ipc as IpcRequest["onMessage"], mode };
+}
+
+/** Adds the channel to a plan as Bun does: a socketpair at the first fd after every stdio entry,
+ * and NODE_CHANNEL_FD / NODE_CHANNEL_SERIALIZATION_MODE at the end of the environment. */
+export function addIpcToPlan(plan: SpawnPlan, ipc: Omit<IpcRequest, "fd">): IpcRequest {
+  const fd = plan.slots.length;
+  plan.slots = [...plan.slots, { kind: "pipe", fd: -1 }];
+  plan.envp = [...plan.envp, `NODE_CHANNEL_FD=${fd}`, `NODE_CHANNEL_SERIALIZATION_MODE=${ipc.mode}`];
+  return { ...ipc, fd };
+}
+
+const TYPE_VERSION = 1;
+const TYPE_MESSAGE = 2;
+const TYPE_INTERNAL = 3;
+const HEADER_BYTES = 5;
+const version_packet = new Uint8Array([TYPE_VERSION, 2, 0, 0, 0]);
+const NEWLINE = 0x0a;
+const INTERNAL_PREFIX = 0x02;
+/** Bun's tag for its own host objects (Blob, File, Bun.file()) in a serialized value. */
+const BUN_HOST_TAG = 0xfe;
+const utf8 = new TextDecoder();
+
+/** Bun's validation of a message, after the channel checks (see Subprocess.send). */
+export function checkMessage(message: unknown): void {
+  if (message === undefined) throw argError("ERR_MISSING_ARGS", 'The "message" argument must be specified');
+  if (typeof message === "bigint" || typeof message === "symbol") {
+    const shown = typeof message === "bigint" ? `${message}n` : String(message);
+    throw argError(
+      "ERR_INVALID_ARG_TYPE",
+      `The "message" argument must be one of type string, object, number, or boolean. Received type ${typeof message} (${shown})`,
+    );
+  }
+}
+
+export function channelClosedError(message: string): Error {
+  return argError("ERR_IPC_CHANNEL_CLOSED", message, Error as unknown as typeof TypeError);
+}
+
+/** One message in the channel's wire format. Throws what JSON.stringify or the cloner throws. */
+export function encodeMessage(mode: Serialization, message: unknown): Uint8Array {
+  if (mode === "json") {
+    // JSON.stringify gives undefined for a function: Bun then sends an empty line, and so do we.
+    return Buffer.from((JSON.stringify(message) ?? "") + "\n", "utf8");
+  }
+  let body = serialize(message, { binaryType: "nodebuffer" });
+  // IPC serializes "for cross-process transfer", where Bun's Blobs become empty objects; the tag
+  // byte can also occur inside data, so its presence only tells us to look.
+  if (body.includes(BUN_HOST_TAG)) body = serialize(withoutBlobs(message, new Map()), { binaryType: "nodebuffer" });
+  const packet = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength);
+  packet[0] = TYPE_MESSAGE;
+  packet.writeUInt32LE(body.byteLength, 1);
+  packet.set(body, HEADER_BYTES);
+  return packet;
+}
+
+/** A copy of the containers on the way to each Blob, with the Blob replaced by {}. */
+function withoutBlobs(value: unknown, copies: Map<object, unknown>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const known = copies.get(value);
+  if (known !== undefined) return known;
+  if (value instanceof Blob) {
+    const empty = {};
+    copies.set(value, empty);
+    return empty;
+  }
+  if (value instanceof Map) {
+    const copy = new Map();
+    copies.set(value, copy);
+    for (const [k, v] of value) copy.set(withoutBlobs(k, copies), withoutBlobs(v, copies));
+    return copy;
+  }
+  if (value instanceof Set) {
+    const copy = new Set();
+    copies.set(value, copy);
+    for (const v of value) copy.add(withoutBlobs(v, copies));
+    return copy;
+  }
+  // Plain objects, arrays and class instances cross as their own enumerable properties; every
+  // other kind (Date, RegExp, buffers, errors, boxed primitives …) is kept as it is.
+  const tag = Object.prototype.toString.call(value);
+  if (tag !== "[object Object]" && tag !== "[object Array]") return value;
+  const copy: Record<string, unknown> = Array.isArray(value) ? new Array(value.length) : {};
+  copies.set(value, copy);
+  for (const key of Object.keys(value)) copy[key] = withoutBlobs((value as Record<string, unknown>)[key], copies);
+  return copy;
+}
+
+/** Splits incoming bytes into messages; `null` means the peer broke the format. */
+class Decoder {
+  #mode: Serialization;
+  #buffer = new Uint8Array(0);
+
+  constructor(mode: Serialization) {
+    this.#mode = mode;
+  }
+
+  /** Appends a chunk and returns the complete messages in it, or null on malformed input. */
+  push(chunk: Uint8Array): unknown[] | null {
+    const joined = new Uint8Array(this.#buffer.byteLength + chunk.byteLength);
+    joined.set(this.#buffer, 0);
+    joined.set(chunk, this.#buffer.byteLength);
+    const messages: unknown[] = [];
+    const consumed = this.#mode === "json" ? decodeLines(joined, messages) : decodePackets(joined, messages);
+    if (consumed < 0) return null;
+    this.#buffer = joined.subarray(consumed);
+    return messages;
+  }
+}
+
+/** Returns the bytes consumed, or -1 when a line is empty or not JSON (Bun closes the channel). */
+function decodeLines(bytes: Uint8Array, out: unknown[]): number {
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(NEWLINE, start);
+    if (end < 0) return start;
+    if (end === start) return -1;
+    const internal = bytes[start] === INTERNAL_PREFIX;
+    const text = utf8.decode(bytes.subarray(internal ? start + 1 : start, end));
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return -1;
+    }
+    if (!internal) out.push(message);
+    start = end + 1;
+  }
+}
+
+function decodePackets(bytes: Uint8Array, out: unknown[]): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let start = 0;
+  while (bytes.byteLength - start >= HEADER_BYTES) {
+    const type = bytes[start];
+    const length = view.getUint32(start + 1, true);
+    if (type === TYPE_VERSION) {
+      start += HEADER_BYTES;
+      continue;
+    }
+    if (type !== TYPE_MESSAGE && type !== TYPE_INTERNAL) return -1;
+    if (bytes.byteLength - start - HEADER_BYTES < length) break;
+    let message: unknown;
+    try {
+      message = deserialize(bytes.slice(start + HEADER_BYTES, start + HEADER_BYTES + length));
+    } catch {
+      return -1;
+    }
+    if (type === TYPE_MESSAGE) out.push(message);
+    start += HEADER_BYTES + length;
+  }
+  return start;
+}
+
+/**
+ * The parent's end of one channel. It is closed once: by disconnect(), by the peer (EOF: the
+ * child disconnected or exited), or by malformed input; `onClose` runs once after any of them.
+ * While open it keeps a read pending, which holds the event loop (see README: unref and ipc).
+ */
+export class IpcChannel {
+  #fd: number;
+  #mode: Serialization;
+  #sink: FileSink;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #decoder: Decoder;
+  #open = true;
+  #onMessage: (message: unknown) => void;
+  #onClose: () => void;
+
+  constructor(fd: number, mode: Serialization, onMessage: (message: unknown) => void, onClose: () => void) {
+    this.#fd = fd;
+    this.#mode = mode;
+    this.#decoder = new Decoder(mode);
+    this.#onMessage = onMessage;
+    this.#onClose = onClose;
+    this.#sink = Bun.file(fd).writer();
+    if (mode === "advanced") this.#write(version_packet);
+    this.#reader = Bun.file(fd).stream().getReader();
+    this.#pump(this.#reader);
+  }
+
+  get connected(): boolean {
+    return this.#open;
+  }
+
+  /** Encodes and queues one message; `done` runs once it has been handed to the kernel. */
+  send(message: unknown, done?: (error: null) => void): void {
+    const flushed = this.#write(encodeMessage(this.#mode, message));
+    if (done) Promise.resolve(flushed).then(() => process.nextTick(done, null), () => process.nextTick(done, null));
+  }
+
+  /** Closes our end after what was sent is flushed; onClose follows in a later task, as in Bun. */
+  disconnect(): void {
+    if (!this.#open) return;
+    this.#shut();
+    setImmediate(this.#onClose);
+  }
+
+  #write(bytes: Uint8Array): unknown {
+    this.#sink.write(bytes);
+    return this.#sink.flush();
+  }
+
+  #shut(): void {
+    this.#open = false;
+    const reader = this.#reader;
+    this.#reader = undefined;
+    const fd = this.#fd;
+    // The fd closes after both the writer has flushed and the reader has let go of it.
+    const writerDone = Promise.resolve(this.#sink.end()).catch(() => {});
+    const readerDone = reader ? reader.cancel().catch(() => {}) : Promise.resolve();
+    Promise.all([writerDone, readerDone]).then(() => closeFd(fd));
+  }
+
+  async #pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (reader !== this.#reader) return;
+        if (done) break;
+        const messages = this.#decoder.push(value);
+        if (messages === null) break;
+        for (const message of messages) {
+          if (!this.#open) return;
+          try {
+            this.#onMessage(message);
+          } catch (error) {
+            reportError(error);
+          }
+        }
+      }
+    } catch {
+      if (reader !== this.#reader) return;
+    }
+    if (!this.#open) return;
+    this.#shut();
+    this.#onClose();
+  }
+}

@@ -1,0 +1,301 @@
+// The container: children launched through a helper process. What a user can observe: when the
+// program dies by any means, nothing of its tree survives it (double-forked daemons included);
+// children get exactly their fds; the helper's loss is reported, not hidden; and a spawn through
+// a container looks exactly like a direct one (Bun.spawn is the oracle).
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readdirSync, readFileSync, mkdtempSync, writeFileSync, chmodSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Container } from "../src/index.ts";
+import { bunPath, enterProjectRoot, errorShape, fixturesDir, isAlive, parseStat, parseFdListing, listFdsCommand, runFixture } from "./oracle.ts";
+
+setDefaultTimeout(120_000);
+beforeAll(enterProjectRoot);
+
+/** How long the tree may outlive the program: the guarantee under test, not a speed goal. */
+const tree_bound_ms = 1000;
+
+/** Every process whose parent chain reaches `root` (root excluded), from one /proc snapshot. */
+function descendantsOf(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = parseStat(readFileSync(`/proc/${entry}/stat`, "latin1"));
+      if (stat.state !== "Z") parent.set(stat.pid, stat.ppid);
+    } catch {}
+  }
+  const found: number[] = [];
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === root) {
+        found.push(pid);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/** Live processes whose command line holds `marker`. */
+function markedProcesses(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "latin1").includes(marker) && isAlive(Number(entry))) found.push(Number(entry));
+    } catch {}
+  }
+  return found;
+}
+
+/** Polls until none of `pids` is alive or the bound passes; returns the survivors. */
+async function survivorsAfter(pids: number[], bound_ms: number, marker?: string): Promise<number[]> {
+  const deadline = performance.now() + bound_ms;
+  for (;;) {
+    const alive = [...pids.filter(isAlive), ...(marker ? markedProcesses(marker) : [])];
+    if (alive.length === 0 || performance.now() > deadline) return [...new Set(alive)];
+    await Bun.sleep(10);
+  }
+}
+
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return text.slice(0, text.indexOf("\n"));
+}
+
+describe("when the program dies, its whole tree dies with it", () => {
+  for (const [how, mode, signal] of [
+    ["SIGKILL", "wait", "SIGKILL"],
+    ["SIGTERM", "wait", "SIGTERM"],
+    ["process.exit()", "exit", null],
+    ["an uncaught exception", "throw", null],
+  ] as const) {
+    test(`after ${how}: a shell loop, a setsid child and a double-forked daemon are gone within ${tree_bound_ms} ms`, async () => {
+      const marker = `forkless-tree-${process.pid}-${mode}-${Date.now()}`;
+      const program = Bun.spawn([bunPath, `${fixturesDir}container-tree.ts`, mode, marker], { stdout: "pipe", stderr: "pipe" });
+      const report = JSON.parse(await firstLine(program.stdout)) as { helper: number; pids: number[] };
+      const tree = [report.helper, ...report.pids, ...descendantsOf(report.helper)];
+      expect(tree.every(isAlive)).toBe(true);
+      // The daemon's parent exited at once: the helper (a subreaper) adopted it.
+      expect(parseStat(readFileSync(`/proc/${report.pids[2]}/stat`, "latin1")).ppid).toBe(report.helper);
+      if (signal) program.kill(signal);
+      await program.exited;
+      expect(program.signalCode).toBe(signal);
+      expect(await survivorsAfter(tree, tree_bound_ms, marker)).toEqual([]);
+    });
+  }
+});
+
+describe("exact fds through the helper", () => {
+  test("an inheritable fd of the program never reaches a child or the helper; extra slots arrive at their numbers", async () => {
+    const run = await runFixture("container-inherit.ts", []);
+    const seen = JSON.parse(run.stdout);
+    expect(seen.held).toBe(0); // fd 9 really is inheritable in the program
+    for (const mode of ["async", "sync"]) {
+      expect(seen[`${mode}-standard`].map((e: { fd: number }) => e.fd)).toEqual([0, 1, 2]);
+      expect(seen[`${mode}-slot5`].map((e: { fd: number }) => e.fd)).toEqual([0, 1, 2, 5]);
+      expect(seen[`${mode}-slot5`][3].target).toBe(seen.stderrTarget);
+    }
+    expect(seen.helper).not.toContain("/etc/passwd");
+  });
+
+  test("relative paths and the default cwd are the program's current directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "forkless-container-"));
+    writeFileSync(join(dir, "hello.sh"), "#!/bin/sh\npwd\n");
+    chmodSync(join(dir, "hello.sh"), 0o755);
+    await using container = new Container();
+    container.spawnSync(["true"]); // the helper starts here, in the project root
+    try {
+      process.chdir(dir);
+      const child = container.spawn(["./hello.sh"], { stdout: "pipe" });
+      expect(await child.stdout.text()).toBe(`${dir}\n`);
+      expect(container.spawnSync(["pwd"], { cwd: "." }).stdout!.toString()).toBe(`${dir}\n`);
+    } finally {
+      enterProjectRoot();
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
+
+describe("one helper under load, and its loss", () => {
+  test("200 concurrent spawns through one helper: every exit status right", async () => {
+    await using container = new Container();
+    const children = Array.from({ length: 200 }, (_, i) => container.spawn(["sh", "-c", `exit ${i % 97}`]));
+    const helper = container.helperPid;
+    const codes = await Promise.all(children.map((c) => c.exited));
+    expect(codes).toEqual(children.map((_, i) => i % 97));
+    expect(children.map((c) => c.exitCode)).toEqual(codes);
+    expect(container.helperPid).toBe(helper);
+    expect(container.pids).toEqual([]);
+  });
+
+  test("the helper killed mid-flight: its children resolve as SIGKILLed with a clear error, and the next spawn gets a fresh helper", async () => {
+    await using container = new Container();
+    const errors: (Error | undefined)[] = [];
+    const children = Array.from({ length: 5 }, () =>
+      container.spawn(["sleep", "1000"], { onExit: (_p: unknown, _c: unknown, _s: unknown, error?: Error) => errors.push(error) }),
+    );
+    const helper = container.helperPid!;
+    expect(container.pids.sort()).toEqual(children.map((c) => c.pid).sort());
+    process.kill(helper, "SIGKILL");
+    expect(await Promise.all(children.map((c) => c.exited))).toEqual([137, 137, 137, 137, 137]);
+    expect(children.map((c) => [c.signalCode, c.exitCode, c.killed])).toEqual(Array(5).fill(["SIGKILL", null, true]));
+    await Bun.sleep(0);
+    expect(errors.map((e) => (e as { code?: string } | undefined)?.code)).toEqual(Array(5).fill("ERR_FORKLESS_CONTAINER_LOST"));
+    expect(errors[0]!.message).toContain(`helper process (pid ${helper}) died`);
+    expect(await survivorsAfter(children.map((c) => c.pid), tree_bound_ms)).toEqual([]);
+
+    const next = container.spawn(["sh", "-c", "exit 5"]);
+    expect(await next.exited).toBe(5);
+    expect(container.helperPid).not.toBe(helper);
+    expect(container.spawnSync(["sh", "-c", "exit 6"]).exitCode).toBe(6);
+  });
+
+  test("killAll signals the whole tree, grandchildren included", async () => {
+    await using container = new Container();
+    const child = container.spawn(["sh", "-c", "sleep 1000 & wait"]);
+    await Bun.sleep(100);
+    const grandchildren = descendantsOf(container.helperPid!).filter((p) => p !== child.pid);
+    expect(grandchildren.length).toBe(1);
+    container.killAll("SIGKILL");
+    expect(await child.exited).toBe(137);
+    expect(await survivorsAfter(grandchildren, tree_bound_ms)).toEqual([]);
+  });
+
+  test("close() ends the tree, escalating to SIGKILL after graceMs for what ignores SIGTERM", async () => {
+    const container = new Container({ graceMs: 60_000 });
+    const stubborn = container.spawn(["sh", "-c", "trap '' TERM; sleep 1000"]);
+    const polite = container.spawn(["sleep", "1000"]);
+    await Bun.sleep(100);
+    const helper = container.helperPid!;
+    await container.close({ graceMs: 200 });
+    expect(polite.signalCode).toBe("SIGTERM");
+    expect(stubborn.signalCode).toBe("SIGKILL");
+    expect(isAlive(helper)).toBe(false);
+    expect(container.pids).toEqual([]);
+    expect(() => container.spawn(["true"])).toThrow("container is closed");
+  });
+});
+
+describe("options", () => {
+  test("graceMs is validated: a non-negative integer, nothing else accepted", () => {
+    for (const bad of [{ graceMs: -1 }, { graceMs: 1.5 }, { graceMs: "10" }, { grace: 10 }, 5]) {
+      expect(() => new Container(bad as never)).toThrow(TypeError);
+    }
+    expect(() => new Container({ graceMs: -1 })).toThrow('"options.graceMs"');
+    expect(new Container({ graceMs: 0 })).toBeInstanceOf(Container);
+    expect(new Container()).toBeInstanceOf(Container);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The direct spawn scenarios, through a container, against Bun.spawn.
+
+describe("a container spawn looks like Bun.spawn", () => {
+  let container: Container;
+  beforeAll(() => {
+    container = new Container();
+  });
+  afterAll(() => container.close());
+  const run = (impl: "bun" | "container") => (impl === "bun" ? Bun.spawn : (cmd: string[], o?: object) => container.spawn(cmd, o)) as typeof Bun.spawn;
+  const runSync = (impl: "bun" | "container") =>
+    (impl === "bun" ? Bun.spawnSync : (cmd: string[], o?: object) => container.spawnSync(cmd, o)) as typeof Bun.spawnSync;
+  const both = async <T>(scenario: (spawn: typeof Bun.spawn) => Promise<T>) => ({ bun: await scenario(run("bun")), container: await scenario(run("container")) });
+
+  test("stdout and stderr bytes, exit code", async () => {
+    const seen = await both(async (spawn) => {
+      const p = spawn(["sh", "-c", "printf 'a\\0b\\377'; printf err >&2; exit 3"], { stdout: "pipe", stderr: "pipe" });
+      const [out, err] = await Promise.all([p.stdout.bytes(), p.stderr.bytes()]);
+      return { out: [...out], err: [...err], code: await p.exited, exitCode: p.exitCode, signalCode: p.signalCode };
+    });
+    expect(seen.container).toEqual(seen.bun);
+  });
+
+  test("stdin pipe", async () => {
+    const seen = await both(async (spawn) => {
+      const p = spawn(["cat"], { stdin: "pipe", stdout: "pipe" });
+      p.stdin!.write("through the helper\n");
+      await p.stdin!.end();
+      return { out: await p.stdout.text(), code: await p.exited };
+    });
+    expect(seen.container).toEqual(seen.bun);
+  });
+
+  test("a child ended by a signal, and kill()", async () => {
+    const seen = await both(async (spawn) => {
+      const self = spawn(["sh", "-c", "kill -USR1 $$"]);
+      const killed = spawn(["sleep", "1000"]);
+      killed.kill("SIGINT");
+      return { self: [await self.exited, self.signalCode, self.exitCode], killed: [await killed.exited, killed.signalCode, killed.killed] };
+    });
+    expect(seen.container).toEqual(seen.bun);
+  });
+
+  test("onExit order and arguments, exit status and resourceUsage shape", async () => {
+    const seen = await both(async (spawn) => {
+      const order: string[] = [];
+      const p = spawn(["sh", "-c", "exit 9"], { onExit: (_p, code, signal, error) => order.push(`onExit ${code} ${signal} ${error}`) });
+      await p.exited.then(() => order.push("exited"));
+      await Bun.sleep(0);
+      return { order, usage: Object.keys(p.resourceUsage() ?? {}).sort() };
+    });
+    expect(seen.container).toEqual(seen.bun);
+  });
+
+  test("launch errors: missing executable, missing cwd, not executable", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "forkless-container-"));
+    writeFileSync(join(dir, "plain"), "not a program");
+    try {
+      for (const [cmd, options] of [
+        [["definitely-not-a-command-xyz"], {}],
+        [["true"], { cwd: "/nonexistent/dir" }],
+        [[join(dir, "plain")], {}],
+        [["/nonexistent/program"], {}],
+      ] as const) {
+        const shapes = await both(async (spawn) => {
+          try {
+            spawn(cmd as unknown as string[], options);
+            return "returned";
+          } catch (error) {
+            return errorShape(error);
+          }
+        });
+        expect(shapes.container).toEqual(shapes.bun);
+      }
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  test("spawnSync: bytes, codes, signals, errors", () => {
+    for (const cmd of [
+      ["sh", "-c", "echo out; echo err >&2; exit 4"],
+      ["sh", "-c", "kill -TERM $$"],
+    ]) {
+      const bun = Bun.spawnSync(cmd);
+      const through = runSync("container")(cmd);
+      expect({ ...through, resourceUsage: undefined, pid: 0 }).toEqual({ ...bun, resourceUsage: undefined, pid: 0 } as never);
+    }
+    let bunError: unknown;
+    let containerError: unknown;
+    try {
+      Bun.spawnSync(["true"], { cwd: "/nonexistent/dir" });
+    } catch (error) {
+      bunError = error;
+    }
+    try {
+      container.spawnSync(["true"], { cwd: "/nonexistent/dir" });
+    } catch (error) {
+      containerError = error;
+    }
+    expect(errorShape(containerError)).toEqual(errorShape(bunError));
+  });
+});
