@@ -76,6 +76,23 @@ async function runRowProcess(id: string, out: string, extra: string[], timeout_m
   return { metrics: (state?.metrics ?? []) as Metric[], current: (state?.current ?? "") as string, failure };
 }
 
+/** What forkless measured before its row's process died stays; what it did not is marked failed. */
+function keepForklessRounds(died: Metric[], retry: Metric[], failure: string): void {
+  for (const m of retry) {
+    const before = died.find((d) => d.id === m.id);
+    if (before?.rounds.forkless?.length) {
+      m.rounds.forkless = before.rounds.forkless;
+      m.detail.forkless = before.detail.forkless;
+      delete m.errors.forkless;
+      if (before.errors.forkless) m.errors.forkless = before.errors.forkless;
+    } else if (m.errors.forkless) {
+      m.errors.forkless = `row process died with forkless: ${failure}`;
+    }
+  }
+  const last = retry.find((m) => !m.rounds.forkless?.length && m.errors.forkless) ?? retry[0];
+  if (last) last.note = [last.note, `the row process died with forkless (${failure}); its earlier forkless rounds are kept`].filter(Boolean).join("; ");
+}
+
 async function runRow(row: (typeof ROWS)[number]): Promise<RowOutcome> {
   const t0 = performance.now();
   const out = join(BUILD_DIR, `row-${row.id}.json`);
@@ -86,7 +103,7 @@ async function runRow(row: (typeof ROWS)[number]): Promise<RowOutcome> {
     // Most likely forkless took the process down: measure the other columns without it.
     const retry = await runRowProcess(row.id, out, ["--skip-forkless"], timeout_ms);
     if (!retry.failure) {
-      for (const m of retry.metrics) if (m.errors.forkless) m.errors.forkless = `row process died with forkless: ${failure}`;
+      keepForklessRounds(result.metrics, retry.metrics, failure);
       result = retry;
       failure = undefined;
     }

@@ -29,6 +29,12 @@ function checkExit(code: number | null, what: string): void {
   if (code !== 0) throw new Error(`${what}: exit code ${code}, expected 0`);
 }
 
+/** Bun's pid is always a real one; anything else is a failure to report, not a child to wait for. */
+function checkPid<T extends { pid: number }>(proc: T, what: string): T {
+  if (!(proc.pid > 0)) throw new Error(`${what}: spawn() returned pid ${proc.pid}`);
+  return proc;
+}
+
 async function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
   let bytes = 0;
   for await (const chunk of stream) bytes += chunk.byteLength;
@@ -40,11 +46,11 @@ export function bunLikeLauncher(api: SpawnApi, name: string): Launcher {
   const ignore = { stdin: "ignore", stdout: "ignore", stderr: "ignore" } as const;
   return {
     async waitIgnore(argv, env) {
-      const proc = api.spawn(argv, env ? { ...ignore, env } : ignore);
+      const proc = checkPid(api.spawn(argv, env ? { ...ignore, env } : ignore), name);
       checkExit(await proc.exited, `${name} spawn`);
     },
     async waitPipe(argv) {
-      const proc = api.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+      const proc = checkPid(api.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "ignore" }), name);
       const bytes = await drain(proc.stdout);
       checkExit(await proc.exited, `${name} spawn (stdout pipe)`);
       return bytes;
@@ -60,6 +66,7 @@ export function bunLikeLauncher(api: SpawnApi, name: string): Launcher {
       const proc = api.spawn(argv, ignore);
       const ms = performance.now() - t0;
       const cpu_ms = threadCpuMs() - cpu0;
+      checkPid(proc, name);
       return [ms, cpu_ms, proc.exited.then((code) => checkExit(code, `${name} spawn`))];
     },
   };

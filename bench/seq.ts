@@ -3,7 +3,7 @@
 // and the C loop in the same mode; hook rows (template, Container) replace only the forkless column.
 import { containerHook, templateHook, type Hook } from "./hooks.ts";
 import type { Launcher } from "./launchers.ts";
-import { TINY, describeError, median, newMetric, quantile, record, runCLoop, scale, timeWithMitata, type Goal, type Metric } from "./measure.ts";
+import { TINY, describeError, median, newMetric, quantile, record, runCLoop, scale, timeWithMitata, withDeadline, type Goal, type Metric } from "./measure.ts";
 import type { RowContext } from "./rows.ts";
 
 export const SEQ_GOALS: Goal[] = [
@@ -30,12 +30,12 @@ export async function sequentialRow(ctx: RowContext, metric: Metric, op: Op, cOp
   for (let round = 0; round < rounds; round++) {
     for (const impl of ctx.order(round)) {
       const launcher = impl === "forkless" && forklessOverride ? forklessOverride : ctx.launchers[impl];
-      await ctx.step(impl, [metric], metric.label, async () => {
+      await ctx.step(impl, [metric], metric.label.trim(), async () => {
         const { median_us, summary } = await timeWithMitata(op(launcher!), s.seq);
         record(metric, impl, median_us, summary);
       });
     }
-    if (cOptions) await ctx.step("c", [metric], metric.label, () => {
+    if (cOptions) await ctx.step("c", [metric], metric.label.trim(), () => {
       recordCSamples(metric, runCLoop("seq", { n: s.c_seq_n, ...cOptions }).samples_us);
     });
   }
@@ -72,7 +72,10 @@ export async function hookRow(ctx: RowContext, metric: Metric, make: () => Hook 
   try {
     await sequentialRow(ctx, metric, op, cOptions, hook.launcher, scale(ctx.full).heavy_rounds);
   } finally {
-    await hook.dispose();
+    // A hung child keeps a Container's close() waiting: bounded, and said, not awaited forever.
+    await withDeadline(Promise.resolve(hook.dispose()), 3_000, "releasing the hook (close())").catch((error) => {
+      metric.errors.forkless = [metric.errors.forkless, describeError(error)].filter(Boolean).join("; then ");
+    });
   }
 }
 

@@ -19,11 +19,15 @@ import {
 } from "./native.ts";
 import { normalizeSpawn } from "./options.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
-import { argError, launchError } from "./errors.ts";
+import { argError, launchError, unsupportedOption } from "./errors.ts";
 import { Subprocess } from "./subprocess.ts";
 import type { SyncSubprocess } from "./sync.ts";
 import { signalName, signalNumber } from "./signals.ts";
 import { resourceUsageOf } from "./resource.ts";
+import { givenFd } from "./stdio.ts";
+import { withSources } from "./stdio-sources.ts";
+import { cgroupError, stage_cgroup } from "./child-setup.ts";
+import { terminalForLaunch } from "./terminal.ts";
 
 const GraceMs = Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 });
 const ContainerOptions = Type.Object({ graceMs: Type.Optional(GraceMs) }, { additionalProperties: false });
@@ -69,6 +73,18 @@ function lostError(command: string, helperPid: number): Error {
   Object.defineProperty(error, "code", { value: "ERR_FORKLESS_CONTAINER_LOST", enumerable: true, writable: true });
   return error;
 }
+
+/** Releases a session itself; the Container it belonged to may be gone already. */
+function release(session: Session): void {
+  if (session.gone) return;
+  session.gone = true;
+  abandoned.unregister(session);
+  releaseContainerSession(session.handle);
+}
+
+// The backstop for a Container dropped without close(): once it is collected (each running
+// child's exit callback holds it, so after its last child ended), its helper gets EOF and goes.
+const abandoned = new FinalizationRegistry<number>((handle) => releaseContainerSession(handle));
 
 export class Container {
   readonly #graceMs: number;
@@ -137,34 +153,53 @@ export class Container {
     void this.close();
   }
 
-  /** @internal spawnIn() and the top-level spawn's `container` option end here. */
+  /**
+   * @internal spawnIn() and the top-level spawn's `container` option end here. The same steps as
+   * startSubprocess (subprocess.ts), with the helper launching instead of the engine.
+   */
   _spawn(request: SpawnRequest): Subprocess {
+    const tty = request.terminal && terminalForLaunch(request.terminal, request.plan);
     let session = this.#live();
-    let launched = containerLaunch(session.handle, request.plan);
-    if ("stage" in launched && isLost(launched)) {
+    const launched = withSources(tty ? tty.plan : request.plan, request.command, (plan) => {
+      const first = containerLaunch(session.handle, plan);
+      if (!("stage" in first && isLost(first))) return first;
       // The helper died since we last heard from it: a fresh one takes this spawn.
       this.#discard(session);
       session = this.#live();
-      launched = containerLaunch(session.handle, request.plan);
+      return containerLaunch(session.handle, plan);
+    });
+    if ("stage" in launched) {
+      if (tty?.inline) tty.terminal.close();
+      if (launched.stage === stage_cgroup) throw cgroupError(launched.errno, request.plan.setup);
+      throw launchError(launched.stage, launched.errno, request.command, request.plan.file);
     }
-    if ("stage" in launched) throw launchError(launched.stage, launched.errno, request.command, request.plan.file);
+    if (tty?.inline) tty.terminal._spawnedInline();
     const child = new Subprocess(this.#reportLoss(request, session), launched.id, launched.pid, launched.fds);
+    if (tty || request.ipc) child._attach(tty?.terminal, tty?.inline ?? false, request.ipc ? launched.fds[request.ipc.fd]! : -1);
     this.#children.add(child);
     void child.exited.then(() => this.#children.delete(child));
     return child;
   }
 
-  /** @internal */
+  /** @internal The same steps as runSync (sync.ts), with the helper launching. */
   _spawnSync(request: SpawnRequest): SyncSubprocess {
+    const limits = request.limits;
+    if (limits && (limits.timeoutMs || limits.maxBuffer)) {
+      throw unsupportedOption("timeout and maxBuffer in a Container's spawnSync");
+    }
     let session = this.#live();
-    let outcome = containerLaunchSync(session.handle, request.plan);
-    if (outcome.pid < 0 && isLost(outcome)) {
+    const outcome = withSources(request.plan, request.command, (plan) => {
+      const first = containerLaunchSync(session.handle, plan);
+      if (!(first.pid < 0 && isLost(first))) return first;
       this.#discard(session);
       session = this.#live();
-      outcome = containerLaunchSync(session.handle, request.plan);
+      return containerLaunchSync(session.handle, plan);
+    });
+    if (outcome.stage !== 0) {
+      if (outcome.stage === stage_cgroup) throw cgroupError(outcome.errno, request.plan.setup);
+      throw launchError(outcome.stage, outcome.errno, request.command, request.plan.file);
     }
-    if (outcome.stage !== 0) throw launchError(outcome.stage, outcome.errno, request.command, request.plan.file);
-    return syncSubprocessOf(outcome);
+    return syncSubprocessOf(request, outcome);
   }
 
   /** The current session, opening one (and its helper) when there is none. */
@@ -174,18 +209,18 @@ export class Container {
     const opened = openContainerSession(this.#graceMs);
     if ("stage" in opened) throw launchError(opened.stage, opened.errno, "forkless-helper", helperPath);
     const session: Session = { handle: opened.session, helper: undefined!, gone: false };
-    const onExit = () => this.#discard(session);
+    // Holds the session, not the Container: a dropped Container must stay collectable.
+    const onExit = () => release(session);
     session.helper = new Subprocess({ plan: helper_plan, command: "forkless-helper", onExit }, opened.helperId, opened.helperPid, new Int32Array(4).fill(-1));
     // The helper never keeps the program alive: its children do, while they run.
     session.helper.unref();
+    abandoned.register(this, session.handle, session);
     this.#session = session;
     return session;
   }
 
   #discard(session: Session): void {
-    if (session.gone) return;
-    session.gone = true;
-    releaseContainerSession(session.handle);
+    release(session);
     if (this.#session === session) this.#session = undefined;
   }
 
@@ -205,11 +240,11 @@ export class Container {
 }
 
 /** Bun's spawnSync result, field for field (as sync.ts builds it for direct launches). */
-function syncSubprocessOf(outcome: SyncOutcome): SyncSubprocess {
+function syncSubprocessOf(request: SpawnRequest, outcome: SyncOutcome): SyncSubprocess {
   const result: Partial<SyncSubprocess> = { exitCode: outcome.exitCode };
   if (outcome.signal) result.signalCode = signalName(outcome.signal);
-  result.stdout = outcome.stdout;
-  result.stderr = outcome.stderr;
+  result.stdout = outcome.stdout ?? givenFd(request.plan.slots, 1);
+  result.stderr = outcome.stderr ?? givenFd(request.plan.slots, 2);
   result.success = outcome.exitCode === 0;
   result.resourceUsage = resourceUsageOf(outcome.rusage);
   result.pid = outcome.pid;
@@ -231,4 +266,9 @@ export function spawnIn(container: Container | true, request: SpawnRequest): Sub
 /** What the top-level spawnSync calls for `{ container: true | someContainer }`. */
 export function spawnSyncIn(container: Container | true, request: SpawnRequest): SyncSubprocess {
   return (container === true ? defaultContainer() : container)._spawnSync(request);
+}
+
+/** For options.ts: is `value` a Container (the `container` option's non-boolean form)? */
+export function isContainer(value: unknown): value is Container {
+  return value instanceof Container;
 }

@@ -18,4 +18,5 @@ export function spawnSync(cmd: unknown, options?: unknown): SyncSubprocess {
   return runSync(normalizeSpawn(cmd, options, true));
 }
 export { template, Template, type TemplateOverrides } from "./template.ts";
+export { Terminal, type TerminalOptions } from "./terminal.ts";
 export { Container, type ContainerOptions } from "./container.ts";

@@ -121,7 +121,80 @@ function withoutBlobs(value: unknown, copies: Map<object, unknown>): unknown {
   return copy;
 }
 
-/** Splits incoming bytes into messages; `null` means the peer broke the format. */
+/**
+ * Reads an fd we own through Bun.file(fd).stream(), and can stop holding the event loop. A
+ * pending Bun read cannot be unref'd, and cancelling a stream drops what Bun already read ahead
+ * into its queue; but at a macrotask boundary a read is always pending, so its queue is empty.
+ * pause() therefore cancels from a setImmediate, and resume() opens a new stream on the same fd.
+ */
+export class PausableReader {
+  #fd: number;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #wantPaused = false;
+  #ended = false;
+  #onChunk: (chunk: Uint8Array) => void;
+  #onEnd: (failed: boolean) => void;
+
+  /** `onEnd` runs once, at EOF (false) or a read error (true), never after stop(). */
+  constructor(fd: number, onChunk: (chunk: Uint8Array) => void, onEnd: (failed: boolean) => void) {
+    this.#fd = fd;
+    this.#onChunk = onChunk;
+    this.#onEnd = onEnd;
+    this.#start();
+  }
+
+  pause(): void {
+    this.#wantPaused = true;
+    setImmediate(() => {
+      const reader = this.#reader;
+      if (!this.#wantPaused || !reader) return;
+      this.#reader = undefined;
+      reader.cancel().catch(() => {});
+    });
+  }
+
+  resume(): void {
+    this.#wantPaused = false;
+    if (!this.#reader && !this.#ended) this.#start();
+  }
+
+  /** Stops for good; resolves once Bun has let go of the fd (it may be closed then). */
+  stop(): Promise<void> {
+    this.#ended = true;
+    const reader = this.#reader;
+    this.#reader = undefined;
+    return reader ? reader.cancel().catch(() => {}) : Promise.resolve();
+  }
+
+  #start(): void {
+    const reader = Bun.file(this.#fd).stream().getReader();
+    this.#reader = reader;
+    this.#pump(reader);
+  }
+
+  async #pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+    let failed = false;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        // Paused or stopped meanwhile: this stream is no longer ours to report on.
+        if (reader !== this.#reader) return;
+        if (done) break;
+        this.#onChunk(value);
+        if (reader !== this.#reader) return;
+      }
+    } catch {
+      if (reader !== this.#reader) return;
+      failed = true;
+    }
+    this.#reader = undefined;
+    this.#ended = true;
+    this.#onEnd(failed);
+  }
+}
+
+/** Splits incoming bytes into messages; `broken` means the peer broke the format there (the
+ * messages before the break are still delivered, as Bun does). */
 class Decoder {
   #mode: Serialization;
   #buffer = new Uint8Array(0);
@@ -130,16 +203,15 @@ class Decoder {
     this.#mode = mode;
   }
 
-  /** Appends a chunk and returns the complete messages in it, or null on malformed input. */
-  push(chunk: Uint8Array): unknown[] | null {
+  push(chunk: Uint8Array): { messages: unknown[]; broken: boolean } {
     const joined = new Uint8Array(this.#buffer.byteLength + chunk.byteLength);
     joined.set(this.#buffer, 0);
     joined.set(chunk, this.#buffer.byteLength);
     const messages: unknown[] = [];
     const consumed = this.#mode === "json" ? decodeLines(joined, messages) : decodePackets(joined, messages);
-    if (consumed < 0) return null;
+    if (consumed < 0) return { messages, broken: true };
     this.#buffer = joined.subarray(consumed);
-    return messages;
+    return { messages, broken: false };
   }
 }
 
@@ -196,7 +268,7 @@ export class IpcChannel {
   #fd: number;
   #mode: Serialization;
   #sink: FileSink;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #reader: PausableReader;
   #decoder: Decoder;
   #open = true;
   #onMessage: (message: unknown) => void;
@@ -210,8 +282,14 @@ export class IpcChannel {
     this.#onClose = onClose;
     this.#sink = Bun.file(fd).writer();
     if (mode === "advanced") this.#write(version_packet);
-    this.#reader = Bun.file(fd).stream().getReader();
-    this.#pump(this.#reader);
+    this.#reader = new PausableReader(fd, (chunk) => this.#receive(chunk), () => this.#peerClosed());
+  }
+
+  /** Subprocess.ref()/unref(): an unref'd channel stops reading (see PausableReader) until ref'd. */
+  setRef(reffed: boolean): void {
+    if (!this.#open) return;
+    if (reffed) this.#reader.resume();
+    else this.#reader.pause();
   }
 
   get connected(): boolean {
@@ -238,35 +316,27 @@ export class IpcChannel {
 
   #shut(): void {
     this.#open = false;
-    const reader = this.#reader;
-    this.#reader = undefined;
     const fd = this.#fd;
     // The fd closes after both the writer has flushed and the reader has let go of it.
     const writerDone = Promise.resolve(this.#sink.end()).catch(() => {});
-    const readerDone = reader ? reader.cancel().catch(() => {}) : Promise.resolve();
-    Promise.all([writerDone, readerDone]).then(() => closeFd(fd));
+    Promise.all([writerDone, this.#reader.stop()]).then(() => closeFd(fd));
   }
 
-  async #pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (reader !== this.#reader) return;
-        if (done) break;
-        const messages = this.#decoder.push(value);
-        if (messages === null) break;
-        for (const message of messages) {
-          if (!this.#open) return;
-          try {
-            this.#onMessage(message);
-          } catch (error) {
-            reportError(error);
-          }
-        }
+  #receive(chunk: Uint8Array): void {
+    const { messages, broken } = this.#decoder.push(chunk);
+    for (const message of messages) {
+      if (!this.#open) return;
+      try {
+        this.#onMessage(message);
+      } catch (error) {
+        reportError(error);
       }
-    } catch {
-      if (reader !== this.#reader) return;
     }
+    if (broken && this.#open) this.#peerClosed();
+  }
+
+  /** EOF, a read error or malformed input: the channel is over from the child's side. */
+  #peerClosed(): void {
     if (!this.#open) return;
     this.#shut();
     this.#onClose();

@@ -280,6 +280,21 @@ export function closeFd(fd: number): void {
   libc.symbols.close(fd);
 }
 
+// Buffer stdin (src/stdio-sources.ts): Bun hands the bytes to the child through a memfd.
+const memfdLib = dlopen("libc.so.6", {
+  memfd_create: { args: ["ptr", "u32"], returns: "i32" },
+  __errno_location: { args: [], returns: "ptr" },
+});
+/** The name Bun gives its memfds: the child's readlink of fd 0 shows "/memfd:spawn_stdio_stdin". */
+const memfd_name = Buffer.from("spawn_stdio_stdin\0");
+const MFD_CLOEXEC = 1;
+
+/** memfd_create with MFD_CLOEXEC: the new fd, or a negative errno. */
+export function createMemfd(): number {
+  const fd = memfdLib.symbols.memfd_create(memfd_name, MFD_CLOEXEC);
+  return fd >= 0 ? fd : -read.i32(memfdLib.symbols.__errno_location()!, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Terminals (src/terminal.ts): openpty and the termios/winsize ioctls, straight from glibc.
 

@@ -24,6 +24,7 @@ import { child_setup_schema, readChildSetup } from "./child-setup.ts";
 import { abortError, readLimits } from "./limits.ts";
 import { addIpcToPlan, readIpcOptions } from "./ipc.ts";
 import { readTerminalOption } from "./terminal.ts";
+import { objectSlot } from "./stdio-sources.ts";
 
 /** Bun rejects fd numbers >= 2^31 - 1 ("file descriptor must be a valid integer"). */
 const max_fd = 2 ** 31 - 2;
@@ -39,6 +40,8 @@ const StdioValue = Type.Union([
   Type.Literal("inherit"),
   Type.Literal("ignore"),
   FdNumber,
+  // Buffers, Blobs, Bun.file, Response, Request, ReadableStream: sorted out by stdio-sources.ts.
+  Type.Object({}),
 ]);
 const Callback = Type.Function([], Type.Unknown());
 const nullable = <T extends Parameters<typeof Type.Optional>[0]>(type: T) =>
@@ -47,9 +50,7 @@ const nullable = <T extends Parameters<typeof Type.Optional>[0]>(type: T) =>
 const Absent = Type.Optional(Type.Null());
 
 /** The documented Bun options forkless rejects for now, in the order Bun reads them after stdio. */
-const unsupported_late = [
-  "lazy",
-] as const;
+const unsupported_late = [] as const;
 
 const Options = Type.Object({
   argv0: nullable(Type.String()),
@@ -66,7 +67,7 @@ const Options = Type.Object({
   stdout: Type.Optional(StdioValue),
   stderr: Type.Optional(StdioValue),
   detached: nullable(Type.Boolean()),
-  lazy: Absent,
+  lazy: nullable(Type.Boolean()),
   timeout: Type.Optional(Type.Unknown()),
   killSignal: Type.Optional(Type.Unknown()),
   maxBuffer: Type.Optional(Type.Unknown()),
@@ -200,13 +201,15 @@ function build(cmd: unknown, raw_options: unknown, sync: boolean, issues: Issues
   const slots = readStdio(options, sync, issues);
   // Bun reads uid, gid and cgroup right after stdio; deathSignal and rlimits come with them.
   const setup = readChildSetup(options, issues);
+  // Then timeout, then killSignal (for spawn, before terminal); detached Bun never checks.
+  const limits = readLimits(options, signal);
   const detached = readDetached(options, issues);
   for (const name of unsupported_late) rejectUnsupported(options, name, issues);
-  // Bun reads timeout, then killSignal, after uid, gid and cgroup (and, for spawn, before terminal).
-  const limits = readLimits(options, signal);
+  const lazy = readLazy(options, issues);
   const terminal = !sync && options.terminal ? readTerminalOption(options.terminal) : undefined;
   const built = request(resolved, envp, cwd, slots, detached, onExit);
   if (limits) built.limits = limits;
+  if (lazy) built.lazy = true;
   if (setup) built.plan.setup = setup;
   if (terminal) built.terminal = terminal;
   if (ipc) built.ipc = addIpcToPlan(built.plan, ipc);
@@ -263,6 +266,12 @@ function readSignal(value: unknown): AbortSignal | undefined {
   if (!(value instanceof AbortSignal)) throw invalidType("signal", "argument", "of type AbortSignal", value);
   if (value.aborted) throw abortError(value.reason);
   return value;
+}
+
+/** Bun coerces any value to a boolean; forkless wants a boolean (or null/undefined). */
+function readLazy(options: OptionsShape, issues: Issues): boolean {
+  if (issues?.has("lazy")) throw invalidType("options.lazy", "property", "of type boolean", options.lazy);
+  return options.lazy === true;
 }
 
 function rejectUnsupported(options: OptionsShape, name: string, issues: Issues): void {
@@ -366,9 +375,16 @@ function toSlot(value: unknown, index: number, sync: boolean, where: string): Sl
       return sync && index === 0 ? slot_ignore : slot_pipe;
     case "inherit":
       return index < 3 ? slot_inherit[index]! : { kind: "inherit", fd: index };
+    case "socket-fd":
+      // At an extra index Bun's "socket-fd" is the same SOCK_STREAM socketpair as "pipe" (probed).
+      if (index >= 3 && !sync) return slot_pipe;
   }
   if (typeof value === "number") return fdSlot(value, index, where);
-  throw badStdioValue(value, index, sync, where);
+  if (typeof value === "object" && value !== null) {
+    const slot = objectSlot(value, index, sync);
+    if (slot !== null) return slot;
+  }
+  throw badStdioValue(value, index);
 }
 
 function fdSlot(value: number, index: number, where: string): Slot {
@@ -393,45 +409,14 @@ const bad_stdio_string =
   "stdio must be an array of 'inherit', 'pipe', 'ignore', Bun.file(pathOrFd), number, or null";
 const bad_stdio_type = "stdio must be an array of 'inherit', 'ignore', or null";
 
-/** Explains a stdio value outside the supported set: Bun's error where Bun rejects it too,
- * ERR_FORKLESS_UNSUPPORTED where Bun supports it and forkless does not yet. */
-function badStdioValue(value: unknown, index: number, sync: boolean, where: string): Error {
+/** Bun's error for a stdio value of no kind it accepts at this index. */
+function badStdioValue(value: unknown, index: number): Error {
   if (value === "socket-fd") {
     if (index < 3) return argError("ERR_INVALID_ARG_TYPE", "stdio: 'socket-fd' is only supported at indices >= 3");
-    if (sync) return argError("ERR_INVALID_ARG_TYPE", "stdio: 'socket-fd' cannot be used with spawnSync");
-    return unsupportedOption(`${where} as "socket-fd"`);
+    return argError("ERR_INVALID_ARG_TYPE", "stdio: 'socket-fd' cannot be used with spawnSync");
   }
   if (typeof value === "string") return argError("ERR_INVALID_ARG_TYPE", bad_stdio_string);
-  if (typeof value !== "object" || value === null) return argError("ERR_INVALID_ARG_TYPE", bad_stdio_type);
-  const stream = index === 0 ? "stdin" : index === 1 ? "stdout" : index === 2 ? "stderr" : null;
-  if (value instanceof ReadableStream) {
-    if (stream === null) return argError("ERR_INVALID_ARG_TYPE", `ReadableStream cannot be used for stdio[${index}] yet`);
-    if (sync) return argError("ERR_INVALID_ARG_TYPE", `'${stream}' ReadableStream cannot be used in sync mode`);
-    return unsupportedOption(`${where} as a ReadableStream`);
-  }
-  const kind = bodyKind(value);
-  if (kind === null) return argError("ERR_INVALID_ARG_TYPE", bad_stdio_type);
-  if (index === 0 || kind === "a Bun.file()" || (index >= 3 && kind === "an ArrayBuffer")) {
-    return unsupportedOption(`${where} as ${kind}`);
-  }
-  if (index >= 3) return argError("ERR_INVALID_ARG_TYPE", `Blob cannot be used for stdio[${index}] yet`);
-  if (kind === "an ArrayBuffer") return argError("ERR_INVALID_ARG_TYPE", "ArrayBufferView cannot be used for stdout/stderr yet");
-  if (kind === "a Request") return unsupportedOption(`${where} as a Request`);
-  return argError("ERR_INVALID_ARG_TYPE", "Blobs are immutable, and cannot be used for stdout/stderr");
-}
-
-/** The body-like objects Bun accepts somewhere in stdio; null for anything else. */
-function bodyKind(value: object): string | null {
-  if (value instanceof Blob) {
-    // Bun.file() is a Blob backed by a path or fd; Bun.inspect is the only tell (error path only).
-    return Bun.inspect(value).startsWith("FileRef") ? "a Bun.file()" : "a Blob";
-  }
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
-    return "an ArrayBuffer";
-  }
-  if (value instanceof Response) return "a Response";
-  if (value instanceof Request) return "a Request";
-  return null;
+  return argError("ERR_INVALID_ARG_TYPE", bad_stdio_type);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,17 @@ export interface Slot {
   kind: SlotKind;
   /** The source fd in the parent for "fd" and "inherit" (== the slot index); -1 otherwise. */
   fd: number;
+  /** An "fd" slot whose fd forkless makes just before the launch and closes right after it
+   * (src/stdio-sources.ts): `fd` is -1 here, and the user never sees the number. */
+  source?: SlotSource;
+  /** A "pipe" stdin fed from this stream (spawn only); `subprocess.stdin` is the stream. */
+  feed?: ReadableStream;
+  /** A "pipe" stdout/stderr Bun makes for a ReadableStream target but never reads. */
+  unread?: true;
 }
+
+/** Bun.file(path) opened with `flags` (mode 0o664), or bytes written into a fresh memfd. */
+export type SlotSource = { path: string; flags: number } | { bytes: Uint8Array };
 
 export interface SpawnPlan {
   /** The path given to execve: absolute, or containing a "/" relative to `cwd`. */
@@ -64,4 +74,6 @@ export interface SpawnRequest {
   /** `ipc` (spawn only): the callback, the serialization and the child's channel fd. */
   ipc?: IpcRequest;
   onDisconnect?: () => void;
+  /** `lazy`: stdout and stderr are read only from their first access, not from the spawn. */
+  lazy?: boolean;
 }

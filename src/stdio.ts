@@ -8,7 +8,7 @@ import type { Slot } from "./plan.ts";
 const orphans = new FinalizationRegistry<number>((fd) => closeFd(fd));
 
 /** A byte stream over a socket end we own; the fd is closed exactly once, when it is done. */
-export function readableFromFd(fd: number): ReadableStream<Uint8Array> {
+export function readableFromFd(fd: number, first?: Uint8Array): ReadableStream<Uint8Array> {
   let closed = false;
   const release = () => {
     if (closed) return;
@@ -19,6 +19,10 @@ export function readableFromFd(fd: number): ReadableStream<Uint8Array> {
   const token = {};
   const reader = Bun.file(fd).stream().getReader();
   const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      // Bytes already taken from the fd (see Subprocess #settleUnread) come first.
+      if (first) controller.enqueue(first);
+    },
     async pull(controller) {
       try {
         const { done, value } = await reader.read();
@@ -40,7 +44,8 @@ export function readableFromFd(fd: number): ReadableStream<Uint8Array> {
         release();
       }
     },
-  });
+    // Read ahead without bound, as Bun does: a child must not block on an output not read yet.
+  }, { highWaterMark: Infinity });
   orphans.register(stream, fd, token);
   return stream;
 }
@@ -86,7 +91,8 @@ export function retireSink(sink: FileSink): void {
 /** The number the user gave for a standard stream, when it is not the stream's own number. */
 export function givenFd(slots: readonly (Slot | null)[], index: 0 | 1 | 2): number | undefined {
   const slot = slots[index];
-  return slot?.kind === "fd" && slot.fd !== index ? slot.fd : undefined;
+  // A source forkless opened itself (Bun.file(path), buffer stdin) shows undefined, as in Bun.
+  return slot?.kind === "fd" && slot.fd !== index && !slot.source ? slot.fd : undefined;
 }
 
 /** An fd no object was made for yet (a stream nobody asked for): closed when the owner goes. */

@@ -5,8 +5,11 @@ import type { FileSink } from "bun";
 import { launch, setCompletionHandler, signalChild, type Completion, type TemplateHandle } from "./native.ts";
 import type { SpawnRequest } from "./plan.ts";
 import { launchError } from "./errors.ts";
+import { cgroupError, stage_cgroup } from "./child-setup.ts";
+import { killTree } from "./kill-tree.ts";
 import { readableFromFd, sinkFromFd, closeWhenCollected, forget, retireSink, givenFd } from "./stdio.ts";
 import { closeFd, readAvailable } from "./native.ts";
+import { feedStream, withSources } from "./stdio-sources.ts";
 import { signalName, signalNumber } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
 import { countedStream, watchLimits, type LimitWatch } from "./limits.ts";
@@ -45,6 +48,12 @@ export class Subprocess {
   #stderr: ReadableStream<Uint8Array> | undefined;
   #lazyFds: (number | undefined)[] = [];
   #lazyTokens: (object | undefined)[] = [];
+  /** Bytes #settleUnread took from an output whose fd stays open: the stream starts with them. */
+  #readEarly: (Uint8Array | undefined)[] = [];
+  /** A ReadableStream given as stdin: what `stdin` returns. */
+  #feed: ReadableStream | undefined;
+  /** Parent ends of outputs sent to a ReadableStream target (never read, closed at the exit). */
+  #unreadFds: number[] = [];
   /** timeout and AbortSignal, armed until the exit (limits.ts). */
   #limits: LimitWatch | undefined;
   /** `terminal`: the PTY at fds 0–2; an inline one follows this subprocess's ref()/unref(). */
@@ -60,18 +69,40 @@ export class Subprocess {
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
     const slots = request.plan.slots;
     // Extra slots: a pipe's parent end or the user's own fd number; inherit and ignore show null.
-    this.stdio = slots.map((slot, i) => (i < 3 || !slot ? null : slot.kind === "pipe" ? fds[i]! : slot.kind === "fd" ? slot.fd : null));
+    this.stdio = slots.map((slot, i) => (i < 3 || !slot ? null : slot.kind === "pipe" ? fds[i]! : slot.kind === "fd" && !slot.source ? slot.fd : null));
     // stdin's sink is made now (a writer holds no reading state); the streams only when asked,
     // so an unread stdout costs no reader. Until then the fd closes when this object goes.
-    if (fds[0]! >= 0) this.#stdin = sinkFromFd(fds[0]!);
+    // A ReadableStream stdin is pumped into the pipe, and is itself subprocess.stdin (as in Bun).
+    const feed = slots[0]?.feed;
+    if (fds[0]! >= 0 && feed) feedStream((this.#feed = feed), sinkFromFd(fds[0]!));
+    else if (fds[0]! >= 0) this.#stdin = sinkFromFd(fds[0]!);
     for (const i of [1, 2]) {
       if (fds[i]! < 0) continue;
+      // A ReadableStream target: Bun makes the pipe and never reads it; it closes at the exit.
+      if (slots[i]?.unread) {
+        this.#unreadFds.push(fds[i]!);
+        continue;
+      }
       this.#lazyFds[i] = fds[i]!;
       this.#lazyTokens[i] = closeWhenCollected(this, fds[i]!);
     }
     running.set(id, this);
     hold();
     if (request.limits) this.#armLimits(request.limits);
+    // Bun reads stdout and stderr from the spawn on, so a child never blocks on an output nobody
+    // reads; with `lazy`, only from the first access. (A microtask: spawn() itself stays short.)
+    if (!request.lazy && (this.#lazyFds[1] !== undefined || this.#lazyFds[2] !== undefined)) {
+      queueMicrotask(() => this.#readAhead());
+    }
+  }
+
+  /** Starts reading the outputs nobody asked for yet. A pending read holds the event loop, so an
+   * unref()'d child's outputs wait for their first access (or for ref()): Bun's unref() lets the
+   * program end without waiting for them either. */
+  #readAhead(): void {
+    if (!this.#reffed || this.#request.lazy) return;
+    this.#stdout ??= this.#stream(1);
+    this.#stderr ??= this.#stream(2);
   }
 
   /** Bun enforces maxBuffer on outputs nobody reads: with one, both are read from the start. */
@@ -89,7 +120,7 @@ export class Subprocess {
     if (fd === undefined) return undefined;
     this.#lazyFds[i] = undefined;
     forget(this.#lazyTokens[i]!);
-    return readableFromFd(fd);
+    return readableFromFd(fd, this.#readEarly[i]);
   }
 
   /** At exit, an output nobody asked for yet is read into memory so its fd can close now (Bun
@@ -98,7 +129,11 @@ export class Subprocess {
     const fd = this.#lazyFds[i];
     if (fd === undefined) return;
     const { bytes, eof } = readAvailable(fd);
-    if (!eof) return; // a grandchild still writes: keep streaming from the fd when asked
+    if (!eof) {
+      // A grandchild still writes: keep streaming from the fd when asked, after these bytes.
+      if (bytes.length > 0) this.#readEarly[i] = bytes;
+      return;
+    }
     this.#lazyFds[i] = undefined;
     forget(this.#lazyTokens[i]!);
     closeFd(fd);
@@ -108,9 +143,9 @@ export class Subprocess {
   }
 
   /** Bun hands back the user's own fd number where one was given for a standard stream. */
-  get stdin(): FileSink | number | null | undefined {
+  get stdin(): FileSink | ReadableStream | number | null | undefined {
     if (this.#terminal) return null;
-    return this.#stdin ?? givenFd(this.#request.plan.slots, 0);
+    return this.#stdin ?? this.#feed ?? givenFd(this.#request.plan.slots, 0);
   }
   get stdout(): ReadableStream<Uint8Array> | number | null | undefined {
     if (this.#terminal) return null;
@@ -181,12 +216,25 @@ export class Subprocess {
     if (errno !== 0 && errno !== ESRCH) throw launchError(3, errno, this.#request.command, "kill");
   }
 
+  /** Signals the child and every descendant still in its tree (see kill-tree.ts): the tree is
+   * frozen first, so none forks or escapes between the walk and the signal. */
+  killTree(signal?: number | string): void {
+    const n = signalNumber(signal);
+    if (this.#done) return;
+    killTree(this.pid, n, (sig) => {
+      const errno = signalChild(this.#id, sig);
+      if (errno !== 0 && errno !== ESRCH) throw launchError(3, errno, this.#request.command, "kill");
+    });
+  }
+
   ref(): void {
     if (this.#reffed || this.#done) return;
     this.#reffed = true;
     hold();
+    this.#readAhead();
     this.#limits?.setRef(true);
     if (this.#inlineTerminal) this.#terminal!.ref();
+    this.#ipc?.setRef(true);
   }
 
   unref(): void {
@@ -195,6 +243,7 @@ export class Subprocess {
     letGo();
     this.#limits?.setRef(false);
     if (this.#inlineTerminal) this.#terminal!.unref();
+    this.#ipc?.setRef(false);
   }
 
   resourceUsage(): ResourceUsage | undefined {
@@ -222,6 +271,7 @@ export class Subprocess {
     if (this.#stdin) retireSink(this.#stdin);
     this.#settleUnread(1);
     this.#settleUnread(2);
+    for (const fd of this.#unreadFds.splice(0)) closeFd(fd);
     this.#resolveExited(done.exitCode ?? 128 + done.signal);
     const onExit = this.#request.onExit;
     if (!onExit) return;
@@ -234,9 +284,10 @@ export class Subprocess {
 /** Launches the request's plan (an overlay when `template` is given) as a Subprocess. */
 export function startSubprocess(request: SpawnRequest, template: TemplateHandle = 0): Subprocess {
   const tty = request.terminal && terminalForLaunch(request.terminal, request.plan);
-  const launched = launch(tty ? tty.plan : request.plan, template);
+  const launched = withSources(tty ? tty.plan : request.plan, request.command, (plan) => launch(plan, template));
   if ("stage" in launched) {
     if (tty?.inline) tty.terminal.close();
+    if (launched.stage === stage_cgroup) throw cgroupError(launched.errno, request.plan.setup);
     throw launchError(launched.stage, launched.errno, request.command, request.plan.file);
   }
   // An inline terminal's slave now lives in the child only, so the child's end reaches us as EOF.

@@ -7,6 +7,7 @@ import { launchError } from "./errors.ts";
 import { signalName } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
 import { givenFd } from "./stdio.ts";
+import { withSources } from "./stdio-sources.ts";
 
 export interface SyncSubprocess {
   exitCode: number | null;
@@ -22,7 +23,8 @@ export interface SyncSubprocess {
 
 export function runSync(request: SpawnRequest, template: TemplateHandle = 0): SyncSubprocess {
   const limits = request.limits;
-  const outcome = launchSync(request.plan, template, limits);
+  // Files and memfds for Bun.file / buffer stdin are open only around the call (stdio-sources.ts).
+  const outcome = withSources(request.plan, request.command, (plan) => launchSync(plan, template, limits));
   if (outcome.stage !== 0) throw launchError(outcome.stage, outcome.errno, request.command, request.plan.file);
   const result: Partial<SyncSubprocess> = { exitCode: outcome.exitCode };
   if (outcome.signal) result.signalCode = signalName(outcome.signal);

@@ -86,8 +86,11 @@ export class Template {
     for (const entry of envp) if (entry.includes("\0")) throw argError("ERR_INVALID_ARG_VALUE", `template overrides.env must be strings without null bytes`);
     const args = overrides?.args ?? [];
     for (const arg of args) if (arg.includes("\0")) throw argError("ERR_INVALID_ARG_VALUE", `template overrides.args must be strings without null bytes`);
-    const plan: SpawnPlan = { file: "", argv: args, envp, cwd: "", slots, detached: false };
-    return { plan, command: base.command, onExit: base.onExit };
+    // The overlay carries the template's child setup (detached, uid, rlimits, …); file, cwd,
+    // argv and envp come from the template's engine memory, plus these extras.
+    const plan: SpawnPlan = { ...base.plan, file: "", argv: args, envp, cwd: "", slots };
+    // Everything else the template was made with (limits, terminal, ipc, …) applies to each launch.
+    return { ...base, plan };
   }
 }
 

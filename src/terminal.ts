@@ -3,6 +3,7 @@
 // Left out on purpose: Windows ConPTY. One known difference: see `unref()`.
 import { closeFd, dupFd, getTermios, openPty, setTermios, setWindowSize, TERMIOS_BYTES } from "./native.ts";
 import { argError } from "./errors.ts";
+import { PausableReader } from "./ipc.ts";
 import type { FileSink } from "bun";
 import type { Slot, SpawnPlan } from "./plan.ts";
 
@@ -84,14 +85,15 @@ export class Terminal implements AsyncDisposable {
   #readFd: number;
   #writeFd: number;
   #sink: FileSink | undefined;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #reader: PausableReader;
   #closed = false;
   /** The reader reached EOF or an error, or close() ended it: `exit` has been called. */
   #readerDone = false;
   /** After asyncDispose no callback runs again. */
   #silenced = false;
-  #reffed = true;
   #savedTermios: Uint8Array | undefined;
+  /** Made by spawn from an options object: its slave went to that one child. */
+  #inline = false;
 
   constructor(options: TerminalOptions) {
     const given = options as unknown;
@@ -109,7 +111,7 @@ export class Terminal implements AsyncDisposable {
       for (const fd of [this.#master, this.#slave, this.#readFd, this.#writeFd]) if (fd >= 0) closeFd(fd);
       throw new Error("Failed to duplicate PTY file descriptor");
     }
-    this.#startReading();
+    this.#reader = new PausableReader(this.#readFd, (chunk) => this.#receive(chunk), (failed) => this.#endReader(failed ? 1 : 0));
   }
 
   get closed(): boolean {
@@ -191,22 +193,18 @@ export class Terminal implements AsyncDisposable {
 
   /** Keeps the event loop alive while the terminal is open (the default). */
   ref(): void {
-    if (this.#reffed) return;
-    this.#reffed = true;
-    if (!this.#closed && !this.#readerDone) this.#startReading();
+    if (this.#closed) return;
+    this.#reader.resume();
   }
 
   /**
    * Lets the program exit while the terminal is open. Bun keeps reading an unref'd terminal; a
-   * pending Bun.file() read cannot be unref'd, so forkless stops reading until ref(): output the
-   * child writes meanwhile waits in the PTY, except what Bun had already read ahead (dropped).
+   * pending Bun.file() read cannot be unref'd, so forkless stops reading until ref() (nothing is
+   * lost: the output waits in the PTY).
    */
   unref(): void {
-    if (!this.#reffed) return;
-    this.#reffed = false;
-    const reader = this.#reader;
-    this.#reader = undefined;
-    reader?.cancel().catch(() => {});
+    if (this.#closed) return;
+    this.#reader.pause();
   }
 
   close(): void {
@@ -217,13 +215,10 @@ export class Terminal implements AsyncDisposable {
     const writeFd = this.#writeFd;
     if (sink) Promise.resolve(sink.end()).then(() => closeFd(writeFd), () => closeFd(writeFd));
     else closeFd(writeFd);
-    const reader = this.#reader;
-    this.#reader = undefined;
     const readFd = this.#readFd;
     // Closing ends the reader: `exit` with 0 at once, as Bun does inside close().
     this.#endReader(0);
-    if (reader) reader.cancel().then(() => closeFd(readFd), () => closeFd(readFd));
-    else closeFd(readFd);
+    this.#reader.stop().then(() => closeFd(readFd));
     closeFd(this.#master);
     if (this.#slave >= 0) closeFd(this.#slave);
     this.#slave = -1;
@@ -256,36 +251,14 @@ export class Terminal implements AsyncDisposable {
     setTermios(this.#master, termios);
   }
 
-  #startReading(): void {
-    const reader = Bun.file(this.#readFd).stream().getReader();
-    this.#reader = reader;
-    this.#pump(reader);
-  }
-
-  async #pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    let status = 0;
+  #receive(chunk: Uint8Array): void {
+    const data = this.#options.data;
+    if (!data || this.#silenced) return;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        // Cancelled by unref() or close(): not an end of the PTY stream.
-        if (reader !== this.#reader) return;
-        if (done) break;
-        const data = this.#options.data;
-        if (data && !this.#silenced) {
-          try {
-            data.call(this, this, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-          } catch (error) {
-            report(error);
-          }
-        }
-      }
-    } catch {
-      if (reader !== this.#reader) return;
-      // EIO once every slave fd is closed: Bun reports it as status 1 ("error").
-      status = 1;
+      data.call(this, this, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    } catch (error) {
+      report(error);
     }
-    this.#reader = undefined;
-    this.#endReader(status);
   }
 
   #endReader(status: number): void {
@@ -310,13 +283,16 @@ export class Terminal implements AsyncDisposable {
 
   /** @internal A child of an inline terminal has it; the parent's slave goes so EOF can come. */
   _spawnedInline(): void {
+    this.#inline = true;
     if (this.#slave >= 0) closeFd(this.#slave);
     this.#slave = -1;
   }
 
-  /** @internal */
-  get _slaveOpen(): boolean {
-    return this.#slave >= 0;
+  /** @internal Bun's checks for a Terminal given to spawn, in Bun's order. */
+  _checkReusable(): void {
+    if (this.#closed) throw argError("ERR_INVALID_ARG_TYPE", "terminal is closed");
+    if (this.#inline) throw argError("ERR_INVALID_ARG_TYPE", "terminal was created inline by a previous spawn and cannot be reused");
+    if (this.#slave < 0) throw argError("ERR_INVALID_ARG_TYPE", "terminal slave fd is no longer valid");
   }
 }
 
@@ -340,8 +316,7 @@ export type TerminalRequest = { options: ParsedOptions } | { existing: Terminal 
 /** Validates spawn's `terminal` option (Bun reads it only when truthy). */
 export function readTerminalOption(value: unknown): TerminalRequest {
   if (value instanceof Terminal) {
-    if (value.closed) throw argError("ERR_INVALID_ARG_TYPE", "terminal is closed");
-    if (!value._slaveOpen) throw argError("ERR_INVALID_ARG_TYPE", "terminal slave fd is no longer valid");
+    value._checkReusable();
     return { existing: value };
   }
   if ((typeof value === "object" || typeof value === "function") && value !== null) {
@@ -356,8 +331,8 @@ export function readTerminalOption(value: unknown): TerminalRequest {
 export function terminalForLaunch(request: TerminalRequest, plan: SpawnPlan): { terminal: Terminal; plan: SpawnPlan; inline: boolean } {
   if ("existing" in request) {
     const terminal = request.existing;
-    if (terminal.closed) throw argError("ERR_INVALID_ARG_TYPE", "terminal is closed");
-    if (!terminal._slaveOpen) throw argError("ERR_INVALID_ARG_TYPE", "terminal slave fd is no longer valid");
+    // Checked again: the terminal may have been closed between validation and launch.
+    terminal._checkReusable();
     return { terminal, plan: { ...plan, slots: terminal._slots(plan.slots) }, inline: false };
   }
   const terminal = new Terminal({ [parsed_marker]: request.options } as unknown as TerminalOptions);

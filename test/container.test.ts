@@ -7,6 +7,8 @@ import { readdirSync, readFileSync, mkdtempSync, writeFileSync, chmodSync, rmSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Container } from "../src/index.ts";
+import { defaultContainer, spawnIn, spawnSyncIn } from "../src/container.ts";
+import { normalizeSpawn } from "../src/options.ts";
 import { bunPath, enterProjectRoot, errorShape, fixturesDir, isAlive, parseStat, parseFdListing, listFdsCommand, runFixture } from "./oracle.ts";
 
 setDefaultTimeout(120_000);
@@ -80,13 +82,14 @@ describe("when the program dies, its whole tree dies with it", () => {
   ] as const) {
     test(`after ${how}: a shell loop, a setsid child and a double-forked daemon are gone within ${tree_bound_ms} ms`, async () => {
       const marker = `forkless-tree-${process.pid}-${mode}-${Date.now()}`;
-      const program = Bun.spawn([bunPath, `${fixturesDir}container-tree.ts`, mode, marker], { stdout: "pipe", stderr: "pipe" });
+      const program = Bun.spawn([bunPath, `${fixturesDir}container-tree.ts`, mode, marker], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
       const report = JSON.parse(await firstLine(program.stdout)) as { helper: number; pids: number[] };
       const tree = [report.helper, ...report.pids, ...descendantsOf(report.helper)];
       expect(tree.every(isAlive)).toBe(true);
       // The daemon's parent exited at once: the helper (a subreaper) adopted it.
       expect(parseStat(readFileSync(`/proc/${report.pids[2]}/stat`, "latin1")).ppid).toBe(report.helper);
       if (signal) program.kill(signal);
+      else program.stdin.write("go\n"), await program.stdin.flush();
       await program.exited;
       expect(program.signalCode).toBe(signal);
       expect(await survivorsAfter(tree, tree_bound_ms, marker)).toEqual([]);
@@ -116,7 +119,7 @@ describe("exact fds through the helper", () => {
     try {
       process.chdir(dir);
       const child = container.spawn(["./hello.sh"], { stdout: "pipe" });
-      expect(await child.stdout.text()).toBe(`${dir}\n`);
+      expect(await (child.stdout as ReadableStream).text()).toBe(`${dir}\n`);
       expect(container.spawnSync(["pwd"], { cwd: "." }).stdout!.toString()).toBe(`${dir}\n`);
     } finally {
       enterProjectRoot();
@@ -185,6 +188,29 @@ describe("one helper under load, and its loss", () => {
   });
 });
 
+describe("the hook for spawn(cmd, { container })", () => {
+  test("spawnIn(true, …) goes through one lazily made process-wide container; spawnIn(c, …) through c", async () => {
+    const viaDefault = spawnIn(true, normalizeSpawn(["sh", "-c", "echo $PPID"], { stdout: "pipe" }, false));
+    const helper = defaultContainer().helperPid!;
+    expect(Number((await (viaDefault.stdout as ReadableStream).text()).trim())).toBe(helper);
+    expect(spawnSyncIn(true, normalizeSpawn(["sh", "-c", "echo $PPID"], undefined, true)).stdout!.toString().trim()).toBe(`${helper}`);
+    await using mine = new Container();
+    const viaMine = spawnIn(mine, normalizeSpawn(["sh", "-c", "exit 4"], undefined, false));
+    expect(await viaMine.exited).toBe(4);
+    expect(mine.helperPid).not.toBe(helper);
+  });
+
+  test("a request larger than a socket's default buffer (a 600 KB environment) travels whole", async () => {
+    await using container = new Container();
+    // Six variables of 100 KB: one string may not exceed 128 KiB at execve (MAX_ARG_STRLEN).
+    const env: Record<string, string> = { PATH: process.env.PATH! };
+    for (let i = 0; i < 6; i++) env[`BIG${i}`] = String(i).repeat(100_000);
+    const child = container.spawn(["sh", "-c", 'printf %s "$BIG0$BIG1$BIG2$BIG3$BIG4$BIG5" | wc -c'], { env, stdout: "pipe" });
+    expect((await (child.stdout as ReadableStream).text()).trim()).toBe("600000");
+    expect(await child.exited).toBe(0);
+  });
+});
+
 describe("options", () => {
   test("graceMs is validated: a non-negative integer, nothing else accepted", () => {
     for (const bad of [{ graceMs: -1 }, { graceMs: 1.5 }, { graceMs: "10" }, { grace: 10 }, 5]) {
@@ -224,9 +250,24 @@ describe("a container spawn looks like Bun.spawn", () => {
       const p = spawn(["cat"], { stdin: "pipe", stdout: "pipe" });
       p.stdin!.write("through the helper\n");
       await p.stdin!.end();
-      return { out: await p.stdout.text(), code: await p.exited };
+      return { out: await (p.stdout as ReadableStream).text(), code: await p.exited };
     });
     expect(seen.container).toEqual(seen.bun);
+  });
+
+  test("stdin from a buffer and stdout to a Bun.file (sources opened around the launch)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "forkless-container-"));
+    try {
+      const seen = await both(async (spawn) => {
+        const target = join(dir, `out-${Math.random()}`);
+        const p = spawn(["sh", "-c", "cat; echo done"], { stdin: Buffer.from("from a buffer\n"), stdout: Bun.file(target) });
+        const code = await p.exited;
+        return { code, file: readFileSync(target, "utf8"), stdout: p.stdout };
+      });
+      expect(seen.container).toEqual(seen.bun);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   test("a child ended by a signal, and kill()", async () => {
@@ -242,7 +283,7 @@ describe("a container spawn looks like Bun.spawn", () => {
   test("onExit order and arguments, exit status and resourceUsage shape", async () => {
     const seen = await both(async (spawn) => {
       const order: string[] = [];
-      const p = spawn(["sh", "-c", "exit 9"], { onExit: (_p, code, signal, error) => order.push(`onExit ${code} ${signal} ${error}`) });
+      const p = spawn(["sh", "-c", "exit 9"], { onExit: (_p, code, signal, error) => void order.push(`onExit ${code} ${signal} ${error}`) });
       await p.exited.then(() => order.push("exited"));
       await Bun.sleep(0);
       return { order, usage: Object.keys(p.resourceUsage() ?? {}).sort() };

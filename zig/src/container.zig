@@ -40,7 +40,9 @@ const Entry = struct {
     completion: abi.Completion = undefined,
 };
 
-const Reply = struct { spawned: protocol.Spawned, pidfd: i32 };
+/// What the reader hands a waiting spawn; a copy, since a quick child's exit may free its entry
+/// before the waiter runs again.
+const Reply = struct { spawned: protocol.Spawned, pidfd: i32, id: u32 = 0 };
 
 const Session = struct {
     in_use: bool = false,
@@ -51,6 +53,9 @@ const Session = struct {
     released: bool = false,
     /// Held by a spawn from send to reply: one request in flight per session.
     request_mutex: std.Thread.Mutex = .{},
+    /// Held by whoever reads the socket: the reader thread, or a spawn waiting for its reply
+    /// (which reads itself rather than wait for the reader thread to wake it: one switch less).
+    read_mutex: std.Thread.Mutex = .{},
     /// Guards everything below and `connected`; the reader thread takes it per frame.
     mutex: std.Thread.Mutex = .{},
     cond: std.Thread.Condition = .{},
@@ -221,7 +226,7 @@ const Shipment = struct {
 
 /// Checks the request's slots and gathers the fds to ship: the caller's own fds for inherit and
 /// fd slots, one end of a fresh socketpair for pipe slots (the other end lands in parent_fds,
-/// as forkless_spawn hands it out), and our cwd last.
+/// as forkless_spawn hands it out), then the cgroup fd when flagged, and our cwd last.
 fn prepare(request: []const u8, parent_fds: []i32, ship: *Shipment) ?launch.Failure {
     for (parent_fds) |*fd| fd.* = -1;
     const slots = std.mem.bytesAsSlice(abi.Slot, request[@sizeOf(abi.RequestHeader)..][0 .. parent_fds.len * @sizeOf(abi.Slot)]);
@@ -241,6 +246,13 @@ fn prepare(request: []const u8, parent_fds: []i32, ship: *Shipment) ?launch.Fail
             if (sys.errnoOf(sys.fcntl(slot.fd, sys.F_GETFD, 0)) != 0) return .{ .stage = .fd, .errno = sys.EBADF };
             ship.fds[ship.count] = slot.fd;
         }
+        ship.count += 1;
+    }
+    const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
+    if (header.flags & abi.flag_cgroup_fd != 0) {
+        if (ship.count == protocol.max_fds - 1) return .{ .stage = .resource, .errno = E2BIG };
+        if (sys.errnoOf(sys.fcntl(header.cgroup_fd, sys.F_GETFD, 0)) != 0) return .{ .stage = .resource, .errno = sys.EBADF };
+        ship.fds[ship.count] = header.cgroup_fd;
         ship.count += 1;
     }
     const cwd = sys.openat(sys.AT_FDCWD, ".", sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC);
@@ -287,27 +299,32 @@ fn spawnThrough(s: *Session, request: []const u8, parent_fds: []i32, sync: bool)
     if (errno != 0) return abandon(s, tag, .{ .stage = .resource, .errno = if (errno == 90) E2BIG else errno }); // EMSGSIZE
     const reply = awaitReply(s) orelse return abandon(s, tag, .{ .stage = lost_stage, .errno = lost_errno });
     if (reply.spawned.stage != .none) return abandon(s, tag, .{ .stage = reply.spawned.stage, .errno = reply.spawned.errno });
-    s.mutex.lock();
-    defer s.mutex.unlock();
-    const e = &s.entries[tag];
-    return .{ .ok = .{ .tag = tag, .pid = e.pid, .id = e.id, .pidfd = e.pidfd } };
+    return .{ .ok = .{ .tag = tag, .pid = reply.spawned.pid, .id = reply.id, .pidfd = reply.pidfd } };
 }
 
-/// Waits for the reader to hand over the reply; null when the helper went away first. A helper
-/// that stays silent past the bound is killed, which turns into EOF and so into null.
+/// Reads the socket until our reply arrives (handling exit reports on the way, exactly as the
+/// reader thread would); null when the helper went away first. A helper that stays silent past
+/// the bound is killed, which turns into EOF and so into null.
 fn awaitReply(s: *Session) ?Reply {
-    s.mutex.lock();
-    defer s.mutex.unlock();
+    s.read_mutex.lock();
+    defer s.read_mutex.unlock();
     var killed = false;
-    while (s.reply == null and s.connected) {
-        s.cond.timedWait(&s.mutex, reply_timeout_ns) catch if (!killed) {
+    while (true) {
+        s.mutex.lock();
+        const reply = s.reply;
+        const connected = s.connected;
+        s.reply = null;
+        s.mutex.unlock();
+        if (reply != null) return reply;
+        if (!connected) return null;
+        var p = [1]linux.pollfd{.{ .fd = s.sock, .events = linux.POLL.IN, .revents = 0 }};
+        const rc = linux.poll(&p, 1, @intCast(reply_timeout_ns / std.time.ns_per_ms));
+        if (rc == 0 and !killed) {
             killed = true;
             _ = reaper.kill(s.helper_id, sys.SIGKILL);
-        };
+        }
+        readFrames(s);
     }
-    const reply = s.reply orelse return null;
-    s.reply = null;
-    return reply;
 }
 
 fn takeTag(s: *Session, state: @FieldType(Entry, "state")) ?u16 {
@@ -510,8 +527,16 @@ fn readLoop() void {
     }
 }
 
-/// Handles every frame waiting on this session's socket; at EOF, the loss of the helper.
+/// The reader thread's turn at a session: it waits while a spawn is reading for its reply.
 fn readSession(s: *Session) void {
+    s.read_mutex.lock();
+    defer s.read_mutex.unlock();
+    if (s.connected) readFrames(s);
+}
+
+/// Handles every frame waiting on this session's socket; at EOF, the loss of the helper.
+/// Called with read_mutex held.
+fn readFrames(s: *Session) void {
     while (true) {
         var frame: [@sizeOf(protocol.Exited)]u8 align(8) = undefined;
         var control_buf: protocol.CmsgBuffer = undefined;
@@ -568,6 +593,7 @@ fn onSpawned(s: *Session, spawned: protocol.Spawned, pidfd: i32) void {
             s.reply = reply;
             return;
         };
+        reply.id = e.id;
     }
     s.reply = reply;
 }
@@ -629,8 +655,4 @@ fn lost(s: *Session) void {
 fn waitDead(pidfd: i32) void {
     var p = [1]linux.pollfd{.{ .fd = pidfd, .events = linux.POLL.IN, .revents = 0 }};
     _ = linux.poll(&p, 1, lost_kill_wait_ms);
-}
-
-test "the helper's launch request is well formed" {
-    _ = protocol;
 }

@@ -50,11 +50,13 @@ pub fn runLimited(request: []const u8, parent_fds: []i32, out: *abi.SyncResult, 
     out.stage = report.stage;
     out.errno = report.errno;
 
-    // Only stdout and stderr are gathered; any other pipe end is closed so the child sees EOF.
-    for (parent_fds, 0..) |*fd, i| if (fd.* >= 0 and i != 1 and i != 2) {
-        sys.close(fd.*);
-        fd.* = -1;
-    };
+    // Only stdout and stderr are gathered. A stdin pipe closes now so the child sees EOF; extra
+    // pipe slots stay open until the child is reaped, as in Bun: closing them early would kill a
+    // child that writes there with SIGPIPE.
+    if (parent_fds[0] >= 0) {
+        sys.close(parent_fds[0]);
+        parent_fds[0] = -1;
+    }
     var stdout: std.ArrayListUnmanaged(u8) = .{};
     var stderr: std.ArrayListUnmanaged(u8) = .{};
     const ended = gather(pidfd, parent_fds[1], parent_fds[2], &stdout, &stderr, deadline_ns, limits);
@@ -72,6 +74,10 @@ pub fn runLimited(request: []const u8, parent_fds: []i32, out: *abi.SyncResult, 
         break;
     }
     sys.close(pidfd);
+    for (parent_fds[3..]) |*fd| if (fd.* >= 0) {
+        sys.close(fd.*);
+        fd.* = -1;
+    };
     const done = reaper.completion(0, pid, &info, &usage);
     out.exit_code = done.exit_code;
     out.signal = done.signal;

@@ -6,6 +6,7 @@ const abi = engine.abi;
 const sys = engine.sys;
 const launch = engine.launch;
 const reaper = engine.reaper;
+const protocol = engine.protocol;
 
 const a = std.testing.allocator;
 const helper_path: [*:0]const u8 = (build_options.helper_path ++ "\x00")[0..build_options.helper_path.len :0];
@@ -115,4 +116,14 @@ test "a helper killed mid-flight: its children are reported killed, and a new se
     try std.testing.expectEqual(engine.lost_stage, spawned.result.stage);
     try std.testing.expectEqual(engine.lost_errno, spawned.result.errno);
     engine.release(session);
+}
+
+test "a control buffer holds the kernel's maximum and reports what it received" {
+    var buf: protocol.CmsgBuffer = undefined;
+    buf.header = .{ .len = protocol.CmsgBuffer.lenFor(2), .level = protocol.SOL_SOCKET, .type = protocol.SCM_RIGHTS };
+    buf.fds[0] = 7;
+    buf.fds[1] = 9;
+    try std.testing.expectEqualSlices(i32, &.{ 7, 9 }, buf.received(protocol.CmsgBuffer.spaceFor(2)));
+    try std.testing.expectEqual(@as(usize, 0), buf.received(0).len);
+    try std.testing.expect(protocol.CmsgBuffer.spaceFor(protocol.max_fds) <= @sizeOf(protocol.CmsgBuffer));
 }

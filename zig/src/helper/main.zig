@@ -29,10 +29,14 @@ const Child = struct {
     pending: ?*launch.Launch = null,
     stage: abi.Stage = .none,
     errno: i32 = 0,
+    /// Bumped at each launch in this slot: an epoll event of an earlier occupant is stale.
+    generation: u32 = 0,
 };
 
 var children: [max_children]Child = [_]Child{.{}} ** max_children;
 var child_count: usize = 0;
+/// One past the highest slot ever used: scans stop here, so untouched pages stay untouched.
+var high_water: usize = 0;
 var epoll_fd: i32 = -1;
 var signal_fd: i32 = -1;
 var grace_ms: i64 = default_grace_ms;
@@ -41,11 +45,17 @@ var stopping = false;
 var connected = true;
 var frame: []align(8) u8 = &.{};
 
-/// What an epoll event is about: the low two bits, the child index above them.
+/// What an epoll event is about: the low two bits, then the child index, then its generation.
 const Source = enum(u2) { socket = 0, signals = 1, err_pipe = 2, pidfd = 3 };
 
 fn eventData(source: Source, index: usize) u64 {
-    return (@as(u64, index) << 2) | @intFromEnum(source);
+    return (@as(u64, children[index].generation) << 32) | (@as(u64, index) << 2) | @intFromEnum(source);
+}
+
+/// The child an event is about, unless the event is stale (that child was reaped already).
+fn childOf(data: u64) ?*Child {
+    const c = &children[@intCast((data & 0xffff_ffff) >> 2)];
+    return if (c.live and c.generation == @as(u32, @intCast(data >> 32))) c else null;
 }
 
 pub fn main() u8 {
@@ -114,12 +124,11 @@ fn serveOnce(timeout_ms: i32) void {
     if (sys.errnoOf(rc) == sys.EINTR) return;
     if (sys.errnoOf(rc) != 0) std.process.exit(2);
     for (events[0..rc]) |ev| {
-        const index: usize = @intCast(ev.data.u64 >> 2);
         switch (@as(Source, @enumFromInt(ev.data.u64 & 3))) {
             .socket => receive(),
             .signals => onSignals(),
-            .err_pipe => if (children[index].live) settle(&children[index]),
-            .pidfd => if (children[index].live) reap(&children[index]),
+            .err_pipe => if (childOf(ev.data.u64)) |c| settle(c),
+            .pidfd => if (childOf(ev.data.u64)) |c| reap(c),
         }
     }
 }
@@ -177,7 +186,7 @@ fn spawn(bytes: []u8, fds: []const i32, flags: u32) void {
         }
     }.f;
     if (flags & linux.MSG.CTRUNC != 0 or fds.len != head.fd_count or fds.len == 0) return failed(head.tag, .resource, sys.EINVAL);
-    const slot_count = rewriteSlots(request, fds[0 .. fds.len - 1]) orelse return failed(head.tag, .resource, sys.EINVAL);
+    const slot_count = rewriteRequest(request, fds[0 .. fds.len - 1]) orelse return failed(head.tag, .resource, sys.EINVAL);
     if (child_count == max_children) return failed(head.tag, .resource, sys.EAGAIN);
     // Relative paths (cwd, file) mean the main process's cwd, which it sends with every request.
     // We are single-threaded, so changing our own cwd races with nothing.
@@ -188,7 +197,7 @@ fn spawn(bytes: []u8, fds: []const i32, flags: u32) void {
         .failed => |f| failed(head.tag, f.stage, f.errno),
         .ok => |l| {
             const index = freeIndex();
-            children[index] = .{ .live = true, .tag = head.tag, .pid = l.pid, .pidfd = l.pidfd, .pending = l };
+            children[index] = .{ .live = true, .tag = head.tag, .pid = l.pid, .pidfd = l.pidfd, .pending = l, .generation = children[index].generation +% 1 };
             child_count += 1;
             watch(l.err_fd, eventData(.err_pipe, index)) catch settle(&children[index]);
             watch(l.pidfd, eventData(.pidfd, index)) catch {
@@ -201,11 +210,14 @@ fn spawn(bytes: []u8, fds: []const i32, flags: u32) void {
     }
 }
 
-/// Every shipped slot becomes an `.fd` slot naming the fd we received for it. Returns the slot
-/// count, or null for a request whose slots and fds do not match (a bug in the main process).
-fn rewriteSlots(request: []u8, shipped: []const i32) ?usize {
+/// Makes the main process's request ours: every shipped slot becomes an `.fd` slot naming the
+/// fd we received for it (the cgroup fd, when flagged, came next), and a child without a death
+/// signal of its own gets SIGKILL, so that it dies with us (we are single-threaded: the
+/// launching thread is the whole helper). Returns the slot count, or null for a request whose
+/// slots and fds do not match (a bug in the main process).
+fn rewriteRequest(request: []u8, shipped: []const i32) ?usize {
     if (request.len < @sizeOf(abi.RequestHeader)) return null;
-    const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
+    var header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
     if (header.slot_count < 3 or header.slot_count > abi.max_slots) return null;
     if (request.len < @sizeOf(abi.RequestHeader) + header.slot_count * @sizeOf(abi.Slot)) return null;
     var next: usize = 0;
@@ -218,11 +230,21 @@ fn rewriteSlots(request: []u8, shipped: []const i32) ?usize {
         next += 1;
         @memcpy(request[at..][0..@sizeOf(abi.Slot)], std.mem.asBytes(&slot));
     }
+    if (header.flags & abi.flag_cgroup_fd != 0) {
+        if (next == shipped.len) return null;
+        header.cgroup_fd = shipped[next];
+        next += 1;
+    }
+    if (header.death_signal == 0) header.death_signal = linux.SIG.KILL;
+    @memcpy(request[0..@sizeOf(abi.RequestHeader)], std.mem.asBytes(&header));
     return if (next == shipped.len) header.slot_count else null;
 }
 
 fn freeIndex() usize {
-    for (&children, 0..) |*c, i| if (!c.live) return i;
+    for (children[0..], 0..) |*c, i| if (!c.live) {
+        high_water = @max(high_water, i + 1);
+        return i;
+    };
     unreachable; // child_count < max_children was checked
 }
 
@@ -290,7 +312,7 @@ fn reap(c: *Child) void {
     // epoll set (registrations belong to the open file): remove it explicitly first.
     _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, c.pidfd, null);
     sys.close(c.pidfd);
-    c.* = .{};
+    c.* = .{ .generation = c.generation };
     child_count -= 1;
 }
 
@@ -304,15 +326,27 @@ fn onSignals() void {
     reapOrphans();
 }
 
-/// Orphans of the tree land on us (we are a subreaper) and report with SIGCHLD, unlike our own
-/// children (cloned with no exit signal): waiting without __WALL reaps exactly the orphans.
+/// Reaps every child that has ended: ours through reap() (which reports it), adopted orphans
+/// of the tree directly. Both kinds signal SIGCHLD (exec resets a clone child's exit signal to
+/// SIGCHLD), so a waitid(P_ALL) would steal ours: peek with WNOWAIT, then reap by kind.
 fn reapOrphans() void {
+    const WNOWAIT = 0x01000000;
     var info: sys.Siginfo = undefined;
     while (true) {
         info.pid = 0;
-        const rc = sys.waitid(0, 0, &info, sys.WEXITED | sys.WNOHANG, null);
+        const rc = sys.waitid(0, 0, &info, sys.WEXITED | sys.WNOHANG | WNOWAIT | sys.__WALL, null);
         if (sys.errnoOf(rc) != 0 or info.pid == 0) return;
+        if (ours(info.pid)) |c| {
+            reap(c);
+        } else {
+            _ = sys.waitid(1, info.pid, &info, sys.WEXITED | sys.WNOHANG | sys.__WALL, null); // P_PID
+        }
     }
+}
+
+fn ours(pid: i32) ?*Child {
+    for (children[0..high_water]) |*c| if (c.live and c.pid == pid) return c;
+    return null;
 }
 
 /// True while anything, ours or adopted, is still our child (zombies included).
@@ -352,19 +386,20 @@ test {
     _ = tree;
 }
 
-test "rewriteSlots maps shipped slots, in order, onto the received fds" {
+test "rewriteRequest maps shipped slots, in order, onto the received fds, and arms SIGKILL" {
     var bytes: [@sizeOf(abi.RequestHeader) + 5 * @sizeOf(abi.Slot) + 4]u8 = undefined;
     const header = abi.RequestHeader{ .abi = abi.version, .flags = 0, .slot_count = 5, .argc = 1, .envc = 0 };
     @memcpy(bytes[0..@sizeOf(abi.RequestHeader)], std.mem.asBytes(&header));
     const slots = [_]abi.Slot{ .{ .kind = .ignore, .fd = -1 }, .{ .kind = .pipe, .fd = -1 }, .{ .kind = .inherit, .fd = 2 }, .{ .kind = .none, .fd = -1 }, .{ .kind = .fd, .fd = 40 } };
     @memcpy(bytes[@sizeOf(abi.RequestHeader)..][0 .. 5 * @sizeOf(abi.Slot)], std.mem.sliceAsBytes(&slots));
-    try std.testing.expectEqual(@as(?usize, 5), rewriteSlots(&bytes, &.{ 11, 12, 13 }));
+    try std.testing.expectEqual(@as(?usize, 5), rewriteRequest(&bytes, &.{ 11, 12, 13 }));
     const got = std.mem.bytesAsSlice(abi.Slot, bytes[@sizeOf(abi.RequestHeader)..][0 .. 5 * @sizeOf(abi.Slot)]);
     try std.testing.expectEqual(abi.SlotKind.ignore, got[0].kind);
     try std.testing.expectEqual(abi.Slot{ .kind = .fd, .fd = 11 }, got[1]);
     try std.testing.expectEqual(abi.Slot{ .kind = .fd, .fd = 12 }, got[2]);
     try std.testing.expectEqual(abi.SlotKind.none, got[3].kind);
     try std.testing.expectEqual(abi.Slot{ .kind = .fd, .fd = 13 }, got[4]);
+    try std.testing.expectEqual(@as(i32, linux.SIG.KILL), std.mem.bytesToValue(abi.RequestHeader, bytes[0..@sizeOf(abi.RequestHeader)]).death_signal);
     // One fd too many or too few is refused.
-    try std.testing.expectEqual(@as(?usize, null), rewriteSlots(&bytes, &.{ 11, 12 }));
+    try std.testing.expectEqual(@as(?usize, null), rewriteRequest(&bytes, &.{ 11, 12 }));
 }

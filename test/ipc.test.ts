@@ -1,0 +1,282 @@
+// spawn's `ipc` option: the same scenario through Bun.spawn and through forkless, with bun and
+// node children, both serializations, disconnects from either side, the bytes on the wire, the
+// child's environment, and Bun's errors for bad options and bad sends.
+import { describe, expect, test } from "bun:test";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { both, errorShape, thrownBy, type AnySpawn } from "./oracle.ts";
+
+const bun = process.execPath;
+const echo_ts = join(import.meta.dir, "fixtures", "ipc-echo.ts");
+const echo_cjs = join(import.meta.dir, "fixtures", "ipc-echo.cjs");
+const node = Bun.which("node");
+const hang_guard_ms = 20_000;
+
+interface Session {
+  events: string[];
+  stdout: string;
+  connectedAtStart: boolean;
+  connectedAtEnd: boolean;
+  exitCode: number;
+  messages: { sent: number; received: number } | undefined;
+}
+
+/** Sends `outgoing` after the child's first message, then `last`; records everything seen. */
+async function session(spawn: AnySpawn, cmd: string[], serialization: string | undefined, outgoing: unknown[], last: "bye" | "exit" | "parent"): Promise<Session> {
+  const events: string[] = [];
+  let child: any;
+  let sentAll = false;
+  const finish = () => {
+    if (last === "parent") {
+      child.disconnect();
+      events.push(`disconnect() -> connected=${child.connected}`);
+    } else child.send(last);
+  };
+  child = spawn(cmd, {
+    serialization,
+    stdout: "pipe",
+    ipc(message: unknown, subprocess: unknown) {
+      events.push(`message ${JSON.stringify(message)} same=${subprocess === child}`);
+      if (!sentAll) {
+        sentAll = true;
+        for (const m of outgoing) child.send(m);
+        if (outgoing.length === 0) finish();
+      } else if (events.filter((e) => e.startsWith("message")).length === outgoing.length + 1) {
+        finish();
+      }
+    },
+    onDisconnect() {
+      events.push(`onDisconnect connected=${child.connected}`);
+    },
+  });
+  const connectedAtStart = child.connected;
+  const stdout = await new Response(child.stdout).text();
+  const exitCode = await child.exited;
+  // onDisconnect may come after the exit (Bun: "do not rely on ordering"): wait for it.
+  while (!events.some((e) => e.startsWith("onDisconnect"))) await Bun.sleep(1);
+  return { events, stdout, connectedAtStart, connectedAtEnd: child.connected, exitCode, messages: child.resourceUsage()?.messages && { ...child.resourceUsage().messages } };
+}
+
+const payloads = [{ a: 1, b: [1, "x", null], s: "wörld ✓" }, "text", 42, true, null, [1, [2, [3]]]];
+
+describe("a round trip", () => {
+  for (const serialization of ["json", "advanced", undefined]) {
+    test(`with a bun child, serialization ${serialization ?? "(default)"}`, async () => {
+      const { bun: a, forkless: b } = await both((spawn) => session(spawn, [bun, echo_ts], serialization, payloads, "bye"));
+      expect(b).toEqual(a);
+      expect(b.events).toContain(`message {"echo":{"a":1,"b":[1,"x",null],"s":"wörld ✓"}} same=true`);
+      expect(b.stdout).toBe("child: disconnect\n");
+      expect(b.connectedAtStart).toBe(true);
+      expect(b.connectedAtEnd).toBe(false);
+    }, hang_guard_ms);
+  }
+
+  test("advanced keeps what JSON cannot carry", async () => {
+    const rich = [new Map([[1, new Set(["a"])]]), new Date(0), /re/g, new Uint8Array([1, 2]), 10n, { nested: { u: undefined } }];
+    const { bun: a, forkless: b } = await both(async (spawn) => {
+      const got: unknown[] = [];
+      let child: any;
+      child = spawn([bun, echo_ts], {
+        ipc(message: any) {
+          if (message.ready) for (const m of rich) child.send({ m });
+          else got.push(message.echo.m);
+          if (got.length === rich.length) child.send("bye");
+        },
+      });
+      await child.exited;
+      return got;
+    });
+    expect(b).toEqual(a);
+    expect(b).toEqual(rich);
+  }, hang_guard_ms);
+
+  test.skipIf(!node)("with a node child (json)", async () => {
+    const { bun: a, forkless: b } = await both((spawn) => session(spawn, [node!, echo_cjs], "json", payloads, "bye"));
+    expect(b).toEqual(a);
+    expect(b.events[0]).toBe(`message {"ready":true,"connected":true} same=true`);
+    expect(b.stdout).toBe("child: disconnect\n");
+  }, hang_guard_ms);
+});
+
+describe("disconnect", () => {
+  test("from the parent: connected turns false at once, the child sees 'disconnect', onDisconnect runs once", async () => {
+    const { bun: a, forkless: b } = await both((spawn) => session(spawn, [bun, echo_ts], "json", ["x"], "parent"));
+    expect(b).toEqual(a);
+    expect(b.events.filter((e) => e.startsWith("onDisconnect"))).toEqual(["onDisconnect connected=false"]);
+    expect(b.events).toContain("disconnect() -> connected=false");
+    expect(b.stdout).toBe("child: disconnect\n");
+  }, hang_guard_ms);
+
+  test("from the parent, with a node child", async () => {
+    if (!node) return;
+    const { bun: a, forkless: b } = await both((spawn) => session(spawn, [node, echo_cjs], "json", [], "parent"));
+    expect(b).toEqual(a);
+  }, hang_guard_ms);
+
+  test("the child exiting without disconnecting closes the channel", async () => {
+    const { bun: a, forkless: b } = await both((spawn) => session(spawn, [bun, echo_ts], "advanced", [], "exit"));
+    expect(b).toEqual(a);
+    expect(b.connectedAtEnd).toBe(false);
+  }, hang_guard_ms);
+
+  test("after disconnect(), send throws and disconnect() is a no-op, as in Bun", async () => {
+    const { bun: a, forkless: b } = await both(async (spawn) => {
+      const child = spawn([bun, echo_ts], { ipc() {}, stdout: "ignore" });
+      child.disconnect();
+      const again = thrownBy(() => child.disconnect());
+      const send = thrownBy(() => child.send("x"));
+      await child.exited;
+      const afterExit = thrownBy(() => child.send("x"));
+      return { again, send, afterExit };
+    });
+    expect(b).toEqual(a);
+    expect(b.again).toBe("returned");
+    expect(b.send).not.toBe("returned");
+  }, hang_guard_ms);
+
+  test("a malformed line from the child closes the channel; nothing after it is delivered", async () => {
+    const { bun: a, forkless: b } = await both(async (spawn) => {
+      const events: string[] = [];
+      const child = spawn(["sh", "-c", `printf '{"a":1}\\nnot json\\n{"b":2}\\n' >&3; cat <&3 >/dev/null`], {
+        serialization: "json",
+        ipc(message: unknown) {
+          events.push(JSON.stringify(message));
+        },
+        onDisconnect() {
+          events.push("onDisconnect");
+        },
+      });
+      await child.exited;
+      while (!events.includes("onDisconnect")) await Bun.sleep(1);
+      return events;
+    });
+    expect(b).toEqual(a);
+    expect(b).toEqual(['{"a":1}', "onDisconnect"]);
+  }, hang_guard_ms);
+});
+
+describe("the wire", () => {
+  const cases: [string, string | undefined, unknown[]][] = [
+    ["json", "json", [{ a: 1 }, "a\nb", "\u2028é", { u: undefined, l: [undefined] }, new Date(0), NaN, "\ud800", () => 1]],
+    ["advanced", undefined, [{ hello: "wörld", n: 1 }, [1, 2], "x".repeat(300), new Map([[1, 2]]), 1.5, new Blob(["ab"]), { in: [new File(["q"], "f")] }, new Uint8Array([1, 2, 3])]],
+  ];
+  for (const [label, serialization, values] of cases) {
+    test(`${label}: the parent writes the same bytes as Bun`, async () => {
+      const { bun: a, forkless: b } = await both(async (spawn, name) => {
+        const file = join(tmpdir(), `forkless-ipc-wire-${process.pid}-${name}`);
+        const child = spawn(["sh", "-c", `cat <&3 > '${file}'`], { serialization, ipc() {} });
+        for (const value of values) child.send(value);
+        child.disconnect();
+        await child.exited;
+        const bytes = readFileSync(file).toString("hex");
+        rmSync(file);
+        return bytes;
+      });
+      expect(b).toBe(a);
+      expect(b.length).toBeGreaterThan(0);
+    }, hang_guard_ms);
+  }
+
+  test("what the child reads from a bun parent: its version packet first (advanced)", async () => {
+    const { forkless: b } = await both(async (spawn, name) => {
+      const file = join(tmpdir(), `forkless-ipc-version-${process.pid}-${name}`);
+      const child = spawn(["sh", "-c", `cat <&3 > '${file}'`], { ipc() {} });
+      child.disconnect();
+      await child.exited;
+      const bytes = readFileSync(file).toString("hex");
+      rmSync(file);
+      return bytes;
+    });
+    expect(b).toBe("0102000000");
+  }, hang_guard_ms);
+});
+
+describe("the child's side", () => {
+  test("NODE_CHANNEL_FD and NODE_CHANNEL_SERIALIZATION_MODE end the environment; the fd follows the extra stdio", async () => {
+    const { bun: a, forkless: b } = await both(async (spawn) => {
+      const child = spawn(["sh", "-c", "tr '\\0' '\\n' < /proc/$$/environ; ls -l /proc/$$/fd | grep -c socket"], {
+        ipc() {},
+        serialization: "json",
+        env: { A: "1" },
+        stdio: ["ignore", "pipe", "inherit", "ignore", "pipe"],
+      });
+      const text = await new Response(child.stdout).text();
+      await child.exited;
+      return { text, stdio: child.stdio.map((fd: number | null) => (fd === null ? null : "fd")) };
+    });
+    expect(b).toEqual(a);
+    expect(b.text.startsWith("A=1\nNODE_CHANNEL_FD=5\nNODE_CHANNEL_SERIALIZATION_MODE=json\n")).toBe(true);
+    expect(b.stdio).toEqual([null, null, null, null, "fd", null]);
+  }, hang_guard_ms);
+
+  test("spawnSync ignores ipc, and a non-function ipc opens no channel", async () => {
+    const { bun: a, forkless: b } = await both(async (spawn) => {
+      const child = spawn(["true"], { ipc: 5, serialization: "bogus" });
+      await child.exited;
+      return { connected: child.connected, stdio: child.stdio.length };
+    });
+    expect(b).toEqual(a);
+    const sync = (s: AnySpawn) => s(["sh", "-c", "echo ${NODE_CHANNEL_FD:-none}"], { ipc() {} }).stdout.toString();
+    expect(sync(require("../src/index.ts").spawnSync)).toBe(sync(Bun.spawnSync));
+  });
+});
+
+describe("bad input: the same error as Bun", () => {
+  const options: [string, object][] = [
+    ["serialization bogus", { serialization: "bogus" }],
+    ["serialization JSON", { serialization: "JSON" }],
+    ["serialization number", { serialization: 5 }],
+    ["serialization object", { serialization: {} }],
+  ];
+  for (const [label, extra] of options) {
+    test(label, async () => {
+      const { bun: a, forkless: b } = await both((spawn) => thrownBy(() => spawn(["true"], { ipc() {}, ...extra })));
+      expect(b).toEqual(a);
+      expect(b).not.toBe("returned");
+    });
+  }
+
+  test("send: exited, no channel, undefined, bigint, symbol, cyclic JSON, uncloneable", async () => {
+    const { bun: a, forkless: b } = await both(async (spawn) => {
+      const plain = spawn(["sleep", "0.2"]);
+      const noChannel = [thrownBy(() => plain.send(1)), thrownBy(() => plain.send(undefined)), plain.connected];
+      await plain.exited;
+      const exited = thrownBy(() => plain.send(undefined));
+      const json = spawn(["sh", "-c", "cat <&3 >/dev/null"], { ipc() {}, serialization: "json" });
+      const cyclic: any = {};
+      cyclic.self = cyclic;
+      const jsonErrors = [undefined, 10n, Symbol("s"), cyclic, { big: 1n }].map((m) => thrownBy(() => json.send(m)));
+      json.disconnect();
+      const advanced = spawn(["sh", "-c", "cat <&3 >/dev/null"], { ipc() {} });
+      const advancedErrors = [() => 1, { f: Symbol("q") }, 10n].map((m) => {
+        const e = thrownBy(() => advanced.send(m));
+        return e === "returned" ? e : { ...e, string: e.string.split("\n")[0] };
+      });
+      advanced.disconnect();
+      await Promise.all([json.exited, advanced.exited]);
+      return { noChannel, exited, jsonErrors, advancedErrors };
+    });
+    expect(b).toEqual(a);
+  });
+
+  test("resourceUsage().messages: the kernel's rusage counters, as in Bun", async () => {
+    const { bun: a, forkless: b } = await both((spawn) => session(spawn, [bun, echo_ts], "json", ["x"], "bye"));
+    expect(b.messages).toEqual(a.messages);
+  }, hang_guard_ms);
+});
+
+test("send's callback runs after the write", async () => {
+  const { bun: a, forkless: b } = await both(async (spawn) => {
+    const order: string[] = [];
+    const child = spawn(["sh", "-c", "cat <&3 >/dev/null"], { ipc() {} });
+    child.send("x", (error: unknown) => order.push(`callback ${error}`));
+    order.push("after send");
+    while (order.length < 2) await Bun.sleep(1);
+    child.disconnect();
+    await child.exited;
+    return order;
+  });
+  expect(b).toEqual(a);
+  expect(errorShape).toBeDefined();
+});
