@@ -117,7 +117,7 @@ export function executableNotFound(command: string): Error {
 }
 
 /** Engine failure stages (see the engine's error pipe record). */
-export const launch_stage = { cwd: 1, exec: 2, resource: 3 } as const;
+export const launch_stage = { cwd: 1, exec: 2, resource: 3, reaped_elsewhere: 10 } as const;
 
 const EMFILE = 24;
 const ENFILE = 23;
@@ -129,6 +129,9 @@ const ENFILE = 23;
  */
 export function launchError(stage: number, errno: number, command: string, file: string): Error {
   void file;
+  // Not a launch failure: the child ended, but a waitpid(-1) elsewhere in the process took its
+  // status first (the engine reaps by pidfd; it cannot stop others from waiting for any child).
+  if (stage === launch_stage.reaped_elsewhere) return systemError(errno, "waitid", command);
   if (stage === launch_stage.resource && (errno === EMFILE || errno === ENFILE)) {
     // Bun makes its "pipe" stdio with socketpair before the spawn and reports it without a path.
     return systemError(errno, "socketpair");

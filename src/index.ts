@@ -3,6 +3,7 @@
 import { normalizeSpawn } from "./options.ts";
 import { startSubprocess, Subprocess } from "./subprocess.ts";
 import { runSync, type SyncSubprocess } from "./sync.ts";
+import { spawnIn, spawnSyncIn } from "./container.ts";
 
 export { Subprocess };
 export type { SyncSubprocess };
@@ -10,12 +11,14 @@ export type { ResourceUsage } from "./resource.ts";
 
 /** Same calls as Bun.spawn: spawn(cmd, options?) or spawn({ cmd, ...options }). */
 export function spawn(cmd: unknown, options?: unknown): Subprocess {
-  return startSubprocess(normalizeSpawn(cmd, options, false));
+  const request = normalizeSpawn(cmd, options, false);
+  return request.container ? spawnIn(request.container, request) : startSubprocess(request);
 }
 
 /** Same calls as Bun.spawnSync. */
 export function spawnSync(cmd: unknown, options?: unknown): SyncSubprocess {
-  return runSync(normalizeSpawn(cmd, options, true));
+  const request = normalizeSpawn(cmd, options, true);
+  return request.container ? spawnSyncIn(request.container, request) : runSync(request);
 }
 export { template, Template, type TemplateOverrides } from "./template.ts";
 export { Terminal, type TerminalOptions } from "./terminal.ts";

@@ -13,6 +13,7 @@
 
 import Type from "typebox";
 import { Compile } from "typebox/compile";
+import { isContainer } from "./container.ts";
 import {
   argError,
   executableNotFound,
@@ -76,6 +77,8 @@ const Options = Type.Object({
   terminal: Type.Optional(Type.Unknown()),
   serialization: Type.Optional(Type.Unknown()),
   // No-ops on Linux in Bun, whatever their value.
+  // true (the process-wide default container) or a Container; checked by readContainer.
+  container: Type.Optional(Type.Unknown()),
   windowsHide: Type.Optional(Type.Unknown()),
   windowsVerbatimArguments: Type.Optional(Type.Unknown()),
 });
@@ -212,6 +215,8 @@ function build(cmd: unknown, raw_options: unknown, sync: boolean, issues: Issues
   if (lazy) built.lazy = true;
   if (setup) built.plan.setup = setup;
   if (terminal) built.terminal = terminal;
+  const container = readContainer(options.container);
+  if (container) built.container = container;
   if (ipc) built.ipc = addIpcToPlan(built.plan, ipc);
   if (ipc && onDisconnect) built.onDisconnect = onDisconnect;
   return built;
@@ -237,6 +242,13 @@ function request(
 
 // ---------------------------------------------------------------------------------------------
 // One step per option, in Bun's order.
+
+/** forkless's own option: launch through a helper parent process (container.ts). */
+function readContainer(value: unknown): SpawnRequest["container"] {
+  if (value === undefined || value === null || value === false) return undefined;
+  if (value === true || isContainer(value)) return value;
+  throw invalidType("options.container", "property", "a boolean or a Container", value);
+}
 
 function readString(options: OptionsShape, name: "argv0" | "cwd", issues: Issues): string {
   const value = options[name];

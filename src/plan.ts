@@ -1,6 +1,7 @@
 // The normalised form of one spawn: what options.ts produces from the user's arguments and what
 // native.ts encodes for the engine. Plain data only; no validation and no I/O live here.
 import type { Limits } from "./limits.ts";
+import type { Container } from "./container.ts";
 import type { TerminalRequest } from "./terminal.ts";
 import type { IpcRequest } from "./ipc.ts";
 
@@ -69,6 +70,8 @@ export interface SpawnRequest {
   onExit: ((subprocess: any, exitCode: number | null, signalCode: string | null, error?: Error) => void) | undefined;
   /** timeout, killSignal, signal, maxBuffer (limits.ts); absent when none is set. */
   limits?: Limits;
+  /** Launch through a container's helper process: true for the process-wide default one. */
+  container?: true | Container;
   /** `terminal` (spawn only): options for a PTY made at launch, or an existing Terminal. */
   terminal?: TerminalRequest;
   /** `ipc` (spawn only): the callback, the serialization and the child's channel fd. */

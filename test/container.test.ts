@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { readdirSync, readFileSync, mkdtempSync, writeFileSync, chmodSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Container } from "../src/index.ts";
+import { Container, spawn, spawnSync } from "../src/index.ts";
 import { defaultContainer, spawnIn, spawnSyncIn } from "../src/container.ts";
 import { normalizeSpawn } from "../src/options.ts";
 import { bunPath, enterProjectRoot, errorShape, fixturesDir, isAlive, parseStat, parseFdListing, listFdsCommand, runFixture } from "./oracle.ts";
@@ -198,6 +198,16 @@ describe("the hook for spawn(cmd, { container })", () => {
     const viaMine = spawnIn(mine, normalizeSpawn(["sh", "-c", "exit 4"], undefined, false));
     expect(await viaMine.exited).toBe(4);
     expect(mine.helperPid).not.toBe(helper);
+  });
+
+  test("spawn(cmd, { container: true | c }) and spawnSync take the same routes; a bad value names the option", async () => {
+    const viaOption = spawn(["sh", "-c", "echo $PPID"], { container: true });
+    expect(Number((await (viaOption.stdout as ReadableStream).text()).trim())).toBe(defaultContainer().helperPid!);
+    await using mine = new Container();
+    expect(spawnSync(["sh", "-c", "echo $PPID"], { container: mine }).stdout!.toString().trim()).toBe(`${mine.helperPid}`);
+    const direct = spawnSync(["sh", "-c", "echo $PPID"], { container: false });
+    expect(direct.stdout!.toString().trim()).toBe(`${process.pid}`);
+    expect(() => spawn(["true"], { container: 5 as never })).toThrow('The "options.container" property must be a boolean or a Container');
   });
 
   test("a request larger than a socket's default buffer (a 600 KB environment) travels whole", async () => {

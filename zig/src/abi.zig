@@ -86,6 +86,9 @@ pub const Stage = enum(i32) {
     limits = 8,
     /// PR_SET_PDEATHSIG failed, or the parent died before it was in place (errno ESRCH).
     death_signal = 9,
+    /// Not a launch failure: the child ended but another waiter in the process reaped it, so
+    /// its status is lost (errno says why waitid failed).
+    reaped_elsewhere = 10,
 };
 
 /// Written by forkless_spawn: then `slot_count` i32 parent fds follow (-1 where no pipe).

@@ -152,10 +152,9 @@ fn applyLimits(args: *const Args) i32 {
 fn applyCredentials(c: Credentials) i32 {
     @setRuntimeSafety(false);
     if (!c.set_uid and !c.set_gid) return 0;
-    // Supplementary groups: exactly [gid] with a gid, none with only a uid (the parent's, root's
-    // included, must not follow the child into its new identity; Bun 1.4.5 keeps them).
-    const groups = [1]u32{c.gid};
-    const rc = sys.setgroups(if (c.set_gid) groups[0..1] else groups[0..0]);
+    // Supplementary groups: none, as Bun 1.4.5 and libuv leave a child given a uid or a gid;
+    // the parent's (root's included) must not follow the child into its new identity.
+    const rc = sys.setgroups(&.{});
     // EPERM: an unprivileged caller can neither drop nor gain groups, so there is nothing to
     // change; setgid/setuid below still fail with EPERM if the identity change is not allowed.
     if (sys.errnoOf(rc) != 0 and sys.errnoOf(rc) != sys.EPERM) return sys.errnoOf(rc);

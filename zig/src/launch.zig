@@ -387,6 +387,7 @@ fn prepare(launch: *Launch, p: Parsed, parent_fds: []i32, made: *Made) ?Failure 
         made.cgroup_fd = sys.asFd(rc);
         launch.cgroup_fd = made.cgroup_fd;
     }
+    if (credentialsRefused(launch.args.credentials)) |errno| return .{ .stage = .credentials, .errno = errno };
     // The death-signal check compares getppid() with the process that clones (not a thread id).
     launch.args.parent_pid = sys.getpid();
 
@@ -421,6 +422,24 @@ fn prepare(launch: *Launch, p: Parsed, parent_fds: []i32, made: *Made) ?Failure 
     return null;
 }
 
+/// setgid/setuid would refuse in the child, but only after spawn() returned; Bun (vfork) reports
+/// it at once. The kernel's rule: -1 is EINVAL; without CAP_SETGID/CAP_SETUID the new id must be
+/// one of the real, effective or saved ids. The child's own calls stay the authority.
+fn credentialsRefused(c: child.Credentials) ?i32 {
+    if (!c.set_uid and !c.set_gid) return null;
+    const none = std.math.maxInt(u32);
+    if ((c.set_gid and c.gid == none) or (c.set_uid and c.uid == none)) return sys.EINVAL;
+    const caps = sys.effectiveCaps();
+    var ids: [3]u32 = undefined;
+    if (c.set_gid and caps & (1 << sys.CAP_SETGID) == 0) {
+        if (sys.errnoOf(sys.getresgid(&ids)) == 0 and std.mem.indexOfScalar(u32, &ids, c.gid) == null) return sys.EPERM;
+    }
+    if (c.set_uid and caps & (1 << sys.CAP_SETUID) == 0) {
+        if (sys.errnoOf(sys.getresuid(&ids)) == 0 and std.mem.indexOfScalar(u32, &ids, c.uid) == null) return sys.EPERM;
+    }
+    return null;
+}
+
 /// execve would fail the same way, but only after spawn() returned; Bun reports these at once.
 fn checkExecutable(dir: i32, file: [*:0]const u8) ?i32 {
     var st: linux.Stat = undefined;
@@ -438,8 +457,8 @@ const CLONE_PIDFD = 0x1000;
 const CLONE_VFORK = 0x4000;
 
 /// CLONE_VM without CLONE_VFORK: the parent returns at once while the child runs on its own
-/// stack in our memory. No exit signal (the low byte is 0): Bun's SIGCHLD handling never hears
-/// of our children and a waitpid(-1) elsewhere cannot steal them (only __WALL waits see them).
+/// stack in our memory. No exit signal (the low byte is 0) until exec, where the kernel resets it
+/// to SIGCHLD (de_thread): the reaper reaps by pidfd and survives a waitpid(-1) elsewhere.
 fn clone(launch: *Launch, vfork: bool) ?i32 {
     // Block everything on this thread around clone so that none of our handlers can run in the
     // child before it resets them; the child starts with this full mask and empties it itself.

@@ -184,10 +184,22 @@ fn reap(id: u32, c: *Child) void {
     var info: sys.Siginfo = undefined;
     var usage: linux.rusage = undefined;
     const rc = sys.waitid(sys.P_PIDFD, c.pidfd, &info, sys.WEXITED | sys.__WALL, &usage);
-    if (sys.errnoOf(rc) != 0) std.debug.panic("forkless: waitid on our own child failed with errno {d}", .{sys.errnoOf(rc)});
-    var done = completion(id, c.pid, &info, &usage);
-    done.stage = c.stage;
-    done.errno = c.errno;
+    var done: abi.Completion = undefined;
+    if (sys.errnoOf(rc) == 0) {
+        done = completion(id, c.pid, &info, &usage);
+        done.stage = c.stage;
+        done.errno = c.errno;
+    } else {
+        // ECHILD: someone else in this process reaped it with waitpid(-1) (after exec the kernel
+        // gives every child SIGCHLD as its exit signal, so such a wait can see ours). Its status
+        // is gone; report that, rather than a made-up code.
+        done = std.mem.zeroes(abi.Completion);
+        done.id = id;
+        done.pid = c.pid;
+        done.exit_code = -1;
+        done.stage = .reaped_elsewhere;
+        done.errno = sys.errnoOf(rc);
+    }
     sys.close(c.pidfd);
     c.live = false;
     free_slots[free_count] = id & (max_children - 1);

@@ -285,3 +285,25 @@ fn clone3Aarch64() callconv(.naked) usize {
         \\      svc #0
     );
 }
+
+pub fn getresuid(ids: *[3]u32) usize {
+    return linux.syscall3(.getresuid, @intFromPtr(&ids[0]), @intFromPtr(&ids[1]), @intFromPtr(&ids[2]));
+}
+
+pub fn getresgid(ids: *[3]u32) usize {
+    return linux.syscall3(.getresgid, @intFromPtr(&ids[0]), @intFromPtr(&ids[1]), @intFromPtr(&ids[2]));
+}
+
+pub const CAP_SETGID = 6;
+pub const CAP_SETUID = 7;
+
+/// The calling thread's effective capabilities (the low 64 bits), or 0 when capget fails.
+pub fn effectiveCaps() u64 {
+    const Header = extern struct { version: u32, pid: i32 };
+    const Data = extern struct { effective: u32, permitted: u32, inheritable: u32 };
+    var header = Header{ .version = 0x20080522, .pid = 0 }; // _LINUX_CAPABILITY_VERSION_3
+    var data: [2]Data = undefined;
+    const rc = linux.syscall2(.capget, @intFromPtr(&header), @intFromPtr(&data));
+    if (errnoOf(rc) != 0) return 0;
+    return @as(u64, data[1].effective) << 32 | data[0].effective;
+}
