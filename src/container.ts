@@ -15,19 +15,13 @@ import {
   openContainerSession,
   releaseContainerSession,
   type LaunchFailure,
-  type SyncOutcome,
 } from "./native.ts";
 import { normalizeSpawn } from "./options.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
-import { argError, launchError, unsupportedOption } from "./errors.ts";
-import { Subprocess } from "./subprocess.ts";
-import type { SyncSubprocess } from "./sync.ts";
-import { signalName, signalNumber } from "./signals.ts";
-import { resourceUsageOf } from "./resource.ts";
-import { givenFd } from "./stdio.ts";
-import { withSources } from "./stdio-sources.ts";
-import { cgroupError, stage_cgroup } from "./child-setup.ts";
-import { terminalForLaunch } from "./terminal.ts";
+import { argError, launchError } from "./errors.ts";
+import { startSubprocess, Subprocess } from "./subprocess.ts";
+import { runSync, type SyncSubprocess } from "./sync.ts";
+import { signalNumber } from "./signals.ts";
 
 const GraceMs = Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 });
 const ContainerOptions = Type.Object({ graceMs: Type.Optional(GraceMs) }, { additionalProperties: false });
@@ -154,52 +148,35 @@ export class Container {
   }
 
   /**
-   * @internal spawnIn() and the top-level spawn's `container` option end here. The same steps as
-   * startSubprocess (subprocess.ts), with the helper launching instead of the engine.
+   * @internal spawnIn() and the top-level spawn's `container` option end here: the same steps
+   * as a direct spawn, with the helper launching, and a fresh helper taking over a launch that
+   * found the last one dead.
    */
   _spawn(request: SpawnRequest): Subprocess {
-    const tty = request.terminal && terminalForLaunch(request.terminal, request.plan);
-    let session = this.#live();
-    const launched = withSources(tty ? tty.plan : request.plan, request.command, (plan) => {
+    let session!: Session;
+    const child = startSubprocess(this.#reportLoss(request, () => session), (plan) => {
+      session = this.#live();
       const first = containerLaunch(session.handle, plan);
       if (!("stage" in first && isLost(first))) return first;
-      // The helper died since we last heard from it: a fresh one takes this spawn.
       this.#discard(session);
       session = this.#live();
       return containerLaunch(session.handle, plan);
     });
-    if ("stage" in launched) {
-      if (tty?.inline) tty.terminal.close();
-      if (launched.stage === stage_cgroup) throw cgroupError(launched.errno, request.plan.setup);
-      throw launchError(launched.stage, launched.errno, request.command, request.plan.file);
-    }
-    if (tty?.inline) tty.terminal._spawnedInline();
-    const child = new Subprocess(this.#reportLoss(request, session), launched.id, launched.pid, launched.fds);
-    if (tty || request.ipc) child._attach(tty?.terminal, tty?.inline ?? false, request.ipc ? launched.fds[request.ipc.fd]! : -1);
     this.#children.add(child);
     void child.exited.then(() => this.#children.delete(child));
     return child;
   }
 
-  /** @internal The same steps as runSync (sync.ts), with the helper launching. */
+  /** @internal The same steps as a direct spawnSync, with the helper launching. */
   _spawnSync(request: SpawnRequest): SyncSubprocess {
-    const limits = request.limits;
-    if (limits && (limits.timeoutMs || limits.maxBuffer)) {
-      throw unsupportedOption("timeout and maxBuffer in a Container's spawnSync");
-    }
-    let session = this.#live();
-    const outcome = withSources(request.plan, request.command, (plan) => {
-      const first = containerLaunchSync(session.handle, plan);
+    return runSync(request, (plan, limits) => {
+      let session = this.#live();
+      const first = containerLaunchSync(session.handle, plan, limits);
       if (!(first.pid < 0 && isLost(first))) return first;
       this.#discard(session);
       session = this.#live();
-      return containerLaunchSync(session.handle, plan);
+      return containerLaunchSync(session.handle, plan, limits);
     });
-    if (outcome.stage !== 0) {
-      if (outcome.stage === stage_cgroup) throw cgroupError(outcome.errno, request.plan.setup);
-      throw launchError(outcome.stage, outcome.errno, request.command, request.plan.file);
-    }
-    return syncSubprocessOf(request, outcome);
   }
 
   /** The current session, opening one (and its helper) when there is none. */
@@ -225,30 +202,17 @@ export class Container {
   }
 
   /** A request whose onExit turns "lost with the helper" into a clear error. */
-  #reportLoss(request: SpawnRequest, session: Session): SpawnRequest {
+  #reportLoss(request: SpawnRequest, session: () => Session): SpawnRequest {
     const onExit = request.onExit;
     if (!onExit) return request;
-    const helperPid = session.helper.pid;
     return {
       ...request,
       onExit: (child, exitCode, signalCode, error) => {
         const lost = error !== undefined && (error as { errno?: number }).errno === -CONTAINER_LOST.errno;
-        onExit(child, exitCode, signalCode, lost ? lostError(request.command, helperPid) : error);
+        onExit(child, exitCode, signalCode, lost ? lostError(request.command, session().helper.pid) : error);
       },
     };
   }
-}
-
-/** Bun's spawnSync result, field for field (as sync.ts builds it for direct launches). */
-function syncSubprocessOf(request: SpawnRequest, outcome: SyncOutcome): SyncSubprocess {
-  const result: Partial<SyncSubprocess> = { exitCode: outcome.exitCode };
-  if (outcome.signal) result.signalCode = signalName(outcome.signal);
-  result.stdout = outcome.stdout ?? givenFd(request.plan.slots, 1);
-  result.stderr = outcome.stderr ?? givenFd(request.plan.slots, 2);
-  result.success = outcome.exitCode === 0;
-  result.resourceUsage = resourceUsageOf(outcome.rusage);
-  result.pid = outcome.pid;
-  return result as SyncSubprocess;
 }
 
 let process_default: Container | undefined;

@@ -223,6 +223,11 @@ export function launchSync(plan: SpawnPlan, template: TemplateHandle = 0, limits
   const killSignal = limits?.killSignal ?? 15;
   if (template) native.forkless_template_spawn_sync(template, request, len, syncBytes, syncFds, timeoutMs, maxBuffer, killSignal);
   else native.forkless_spawn_sync(request, len, syncBytes, syncFds, timeoutMs, maxBuffer, killSignal);
+  return syncOutcome(plan);
+}
+
+/** Decodes the engine's SyncResult (and takes its output buffers) for `plan`. */
+function syncOutcome(plan: SpawnPlan): SyncOutcome {
   const piped = (i: number) => plan.slots[i]?.kind === "pipe";
   const out = takeBuffer(syncU64[21]!, syncU64[22]!);
   const err = takeBuffer(syncU64[23]!, syncU64[24]!);
@@ -308,6 +313,8 @@ const ptyLib = dlopen("libc.so.6", {
 });
 const pty = ptyLib.symbols;
 const TIOCSWINSZ = 0x5414;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const F_DUPFD_CLOEXEC = 1030;
@@ -319,12 +326,14 @@ function lastErrno(): number {
   return read.i32(pty.__errno_location()!, 0);
 }
 
-/** A new PTY pair sized cols × rows; the master is O_NONBLOCK. Both O_CLOEXEC-free is harmless:
- * the engine makes every fd but the planned ones go away at exec. Returns [master, slave] or an errno. */
+/** A new PTY pair sized cols × rows, both FD_CLOEXEC (other launchers in the program must not
+ * leak them), the master O_NONBLOCK (Bun.file reads need it). Returns [master, slave] or an errno. */
 export function openPty(cols: number, rows: number): [number, number] | number {
   const fds = new Int32Array(2);
   const size = new Uint16Array([rows, cols, 0, 0]);
   if (pty.openpty(ptr(fds), ptr(fds, 4), null, null, ptr(size)) !== 0) return lastErrno();
+  pty.fcntl(fds[0]!, F_SETFD, FD_CLOEXEC);
+  pty.fcntl(fds[1]!, F_SETFD, FD_CLOEXEC);
   pty.fcntl(fds[0]!, F_SETFL, pty.fcntl(fds[0]!, F_GETFL, 0) | O_NONBLOCK);
   return [fds[0]!, fds[1]!];
 }
@@ -356,7 +365,7 @@ export function setTermios(fd: number, from: Uint8Array): boolean {
 const containerLib = dlopen(libraryPath, {
   forkless_container_open: { args: ["ptr", "i32", "ptr"], returns: "i32" },
   forkless_container_spawn: { args: ["u32", "ptr", "usize", "ptr"], returns: "i32" },
-  forkless_container_spawn_sync: { args: ["u32", "ptr", "usize", "ptr", "ptr"], returns: "i32" },
+  forkless_container_spawn_sync: { args: ["u32", "ptr", "usize", "ptr", "ptr", "u64", "u64", "i32"], returns: "i32" },
   forkless_container_control: { args: ["u32", "u32", "i32"], returns: "i32" },
   forkless_container_release: { args: ["u32"], returns: "void" },
 });
@@ -396,23 +405,10 @@ export function containerLaunch(session: number, plan: SpawnPlan): Launched | La
   return { id: spawnResult[0]! >>> 0, pid: spawnResult[1]!, fds: spawnResult.slice(4, 4 + plan.slots.length) };
 }
 
-export function containerLaunchSync(session: number, plan: SpawnPlan): SyncOutcome {
+export function containerLaunchSync(session: number, plan: SpawnPlan, limits?: Limits): SyncOutcome {
   const len = encode(plan);
-  containerNative.forkless_container_spawn_sync(session, request, len, syncBytes, syncFds);
-  const piped = (i: number) => plan.slots[i]?.kind === "pipe";
-  const out = takeBuffer(syncU64[21]!, syncU64[22]!);
-  const err = takeBuffer(syncU64[23]!, syncU64[24]!);
-  const exitCode = syncI32[1]!;
-  return {
-    pid: syncI32[0]!,
-    exitCode: exitCode < 0 ? null : exitCode,
-    signal: syncI32[2]!,
-    stage: syncI32[3]!,
-    errno: syncI32[4]!,
-    rusage: new BigInt64Array(syncResult.slice(24, 24 + 144)),
-    stdout: piped(1) ? out : undefined,
-    stderr: piped(2) ? err : undefined,
-  };
+  containerNative.forkless_container_spawn_sync(session, request, len, syncBytes, syncFds, limits?.timeoutMs ?? 0, limits?.maxBuffer ?? 0, limits?.killSignal ?? 15);
+  return syncOutcome(plan);
 }
 
 /** CONTAINER_KILL_ALL (arg: signal) or CONTAINER_SHUTDOWN (arg: grace ms). 0 or an errno. */

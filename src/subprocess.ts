@@ -2,8 +2,8 @@
 // child's end from the reaper (through native.ts), and holds the event loop open while a ref'd
 // child runs: a threadsafe JSCallback alone does not keep Bun alive.
 import type { FileSink } from "bun";
-import { launch, setCompletionHandler, signalChild, type Completion, type TemplateHandle } from "./native.ts";
-import type { SpawnRequest } from "./plan.ts";
+import { launch, setCompletionHandler, signalChild, type Completion, type Launched, type LaunchFailure } from "./native.ts";
+import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import { launchError } from "./errors.ts";
 import { cgroupError, stage_cgroup } from "./child-setup.ts";
 import { killTree } from "./kill-tree.ts";
@@ -56,9 +56,9 @@ export class Subprocess {
   #unreadFds: number[] = [];
   /** timeout and AbortSignal, armed until the exit (limits.ts). */
   #limits: LimitWatch | undefined;
-  /** `terminal`: the PTY at fds 0–2; an inline one follows this subprocess's ref()/unref(). */
+  /** `terminal`: the PTY at fds 0–2. An inline one holds the event loop until its EOF even when
+   * this subprocess is unref'd, as in Bun. */
   #terminal: Terminal | undefined;
-  #inlineTerminal = false;
   #ipc: IpcChannel | undefined;
 
   /** @internal use spawn() */
@@ -180,15 +180,14 @@ export class Subprocess {
   }
 
   /** @internal startSubprocess: the terminal and the IPC channel of this launch. */
-  _attach(terminal: Terminal | undefined, inline: boolean, ipcFd: number): void {
+  _attach(terminal: Terminal | undefined, ipcFd: number): void {
     this.#terminal = terminal;
-    this.#inlineTerminal = inline;
     const ipc = this.#request.ipc;
     if (!ipc || ipcFd < 0) return;
     // The channel's slot shows null in `stdio`, as in Bun.
     this.stdio[ipc.fd] = null;
     const onDisconnect = this.#request.onDisconnect;
-    this.#ipc = new IpcChannel(ipcFd, ipc.mode, (message) => ipc.onMessage(message, this, undefined), () => onDisconnect?.());
+    this.#ipc = new IpcChannel(ipcFd, ipc.mode, (message) => ipc.onMessage.call(this, message, this, undefined), () => onDisconnect?.());
   }
   get readable(): ReadableStream<Uint8Array> | number | undefined {
     return this.stdout;
@@ -233,7 +232,6 @@ export class Subprocess {
     hold();
     this.#readAhead();
     this.#limits?.setRef(true);
-    if (this.#inlineTerminal) this.#terminal!.ref();
     this.#ipc?.setRef(true);
   }
 
@@ -242,7 +240,6 @@ export class Subprocess {
     this.#reffed = false;
     letGo();
     this.#limits?.setRef(false);
-    if (this.#inlineTerminal) this.#terminal!.unref();
     this.#ipc?.setRef(false);
   }
 
@@ -282,17 +279,27 @@ export class Subprocess {
 }
 
 /** Launches the request's plan (an overlay when `template` is given) as a Subprocess. */
-export function startSubprocess(request: SpawnRequest, template: TemplateHandle = 0): Subprocess {
+/** How a plan is launched: directly (the default), from a template, or through a container. */
+export type Launcher = (plan: SpawnPlan) => Launched | LaunchFailure;
+
+/** The error Bun throws for a launch the engine (or a container's helper) refused. */
+export function launchFailure(request: SpawnRequest, failed: LaunchFailure): Error {
+  if (failed.stage === stage_cgroup) return cgroupError(failed.errno, request.plan.setup);
+  return launchError(failed.stage, failed.errno, request.command, request.plan.file);
+}
+
+/** Launches the request's plan as a Subprocess: sources opened around the launch, a terminal
+ * made for it, its ipc channel attached. */
+export function startSubprocess(request: SpawnRequest, launchPlan: Launcher = launch): Subprocess {
   const tty = request.terminal && terminalForLaunch(request.terminal, request.plan);
-  const launched = withSources(tty ? tty.plan : request.plan, request.command, (plan) => launch(plan, template));
+  const launched = withSources(tty ? tty.plan : request.plan, request.command, launchPlan);
   if ("stage" in launched) {
     if (tty?.inline) tty.terminal.close();
-    if (launched.stage === stage_cgroup) throw cgroupError(launched.errno, request.plan.setup);
-    throw launchError(launched.stage, launched.errno, request.command, request.plan.file);
+    throw launchFailure(request, launched);
   }
   // An inline terminal's slave now lives in the child only, so the child's end reaches us as EOF.
   if (tty?.inline) tty.terminal._spawnedInline();
   const subprocess = new Subprocess(request, launched.id, launched.pid, launched.fds);
-  if (tty || request.ipc) subprocess._attach(tty?.terminal, tty?.inline ?? false, request.ipc ? launched.fds[request.ipc.fd]! : -1);
+  if (tty || request.ipc) subprocess._attach(tty?.terminal, request.ipc ? launched.fds[request.ipc.fd]! : -1);
   return subprocess;
 }

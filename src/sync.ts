@@ -1,9 +1,10 @@
 // spawnSync: one blocking engine call, then the result object with Bun's fields in Bun's order
 // (signalCode only when a signal ended the child; exitedDueToTimeout only with a timeout,
 // exitedDueToMaxBuffer only with a maxBuffer, both after resourceUsage).
-import { launchSync, type TemplateHandle } from "./native.ts";
-import type { SpawnRequest } from "./plan.ts";
-import { launchError } from "./errors.ts";
+import { launchSync, type SyncOutcome } from "./native.ts";
+import type { SpawnPlan, SpawnRequest } from "./plan.ts";
+import type { Limits } from "./limits.ts";
+import { launchFailure } from "./subprocess.ts";
 import { signalName } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
 import { givenFd } from "./stdio.ts";
@@ -21,11 +22,16 @@ export interface SyncSubprocess {
   pid: number;
 }
 
-export function runSync(request: SpawnRequest, template: TemplateHandle = 0): SyncSubprocess {
+/** How a plan is run to its end: directly (the default), from a template, or in a container. */
+export type SyncLauncher = (plan: SpawnPlan, limits: Limits | undefined) => SyncOutcome;
+
+const direct: SyncLauncher = (plan, limits) => launchSync(plan, 0, limits);
+
+export function runSync(request: SpawnRequest, launchPlan: SyncLauncher = direct): SyncSubprocess {
   const limits = request.limits;
   // Files and memfds for Bun.file / buffer stdin are open only around the call (stdio-sources.ts).
-  const outcome = withSources(request.plan, request.command, (plan) => launchSync(plan, template, limits));
-  if (outcome.stage !== 0) throw launchError(outcome.stage, outcome.errno, request.command, request.plan.file);
+  const outcome = withSources(request.plan, request.command, (plan) => launchPlan(plan, limits));
+  if (outcome.stage !== 0) throw launchFailure(request, outcome);
   const result: Partial<SyncSubprocess> = { exitCode: outcome.exitCode };
   if (outcome.signal) result.signalCode = signalName(outcome.signal);
   // Bun hands back the user's own fd number where one was given.

@@ -3,7 +3,7 @@
 // env entries given per launch. The user-space form of the kernel "spawn templates" proposal.
 import { Type } from "typebox";
 import { Compile } from "typebox/compile";
-import { closeTemplate, createTemplate, type TemplateHandle } from "./native.ts";
+import { closeTemplate, createTemplate, launch, launchSync, type TemplateHandle } from "./native.ts";
 import { normalizeSpawn } from "./options.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import { argError, launchError } from "./errors.ts";
@@ -45,11 +45,13 @@ export class Template {
   }
 
   spawn(overrides?: TemplateOverrides): Subprocess {
-    return startSubprocess(this.#overlay(this.#async, overrides, false), this.#live());
+    const handle = this.#live();
+    return startSubprocess(this.#overlay(this.#async, overrides, false), (plan) => launch(plan, handle));
   }
 
   spawnSync(overrides?: TemplateOverrides): SyncSubprocess {
-    return runSync(this.#overlay(this.#sync, overrides, true), this.#live());
+    const handle = this.#live();
+    return runSync(this.#overlay(this.#sync, overrides, true), (plan, limits) => launchSync(plan, handle, limits));
   }
 
   /** Frees the engine memory. Children already starting are not affected. */

@@ -2,7 +2,7 @@
 // through Bun.file(fd).stream() and written through a FileSink, the slave given to children.
 // Left out on purpose: Windows ConPTY. One known difference: see `unref()`.
 import { closeFd, dupFd, getTermios, openPty, setTermios, setWindowSize, TERMIOS_BYTES } from "./native.ts";
-import { argError } from "./errors.ts";
+import { argError, unsupportedOption } from "./errors.ts";
 import { PausableReader } from "./ipc.ts";
 import type { FileSink } from "bun";
 import type { Slot, SpawnPlan } from "./plan.ts";
@@ -77,6 +77,12 @@ function report(error: unknown): void {
 
 const parsed_marker = Symbol("forkless.parsedTerminalOptions");
 
+/** A backstop for a terminal nobody closed: its fds close when it is collected (the reader holds
+ * it while the PTY is live, so that is after EOF). */
+const unclosed = new FinalizationRegistry<number[]>((fds) => {
+  for (const fd of fds) if (fd >= 0) closeFd(fd);
+});
+
 export class Terminal implements AsyncDisposable {
   #options: ParsedOptions;
   /** The master for ioctls; reads and writes go through their own duplicates, as in Bun. */
@@ -112,6 +118,12 @@ export class Terminal implements AsyncDisposable {
       throw new Error("Failed to duplicate PTY file descriptor");
     }
     this.#reader = new PausableReader(this.#readFd, (chunk) => this.#receive(chunk), (failed) => this.#endReader(failed ? 1 : 0));
+    unclosed.register(this, this.#fds, this);
+  }
+
+  /** Every fd this terminal owns, for the backstop (kept current: the slave may close first). */
+  get #fds(): number[] {
+    return [this.#master, this.#slave, this.#readFd, this.#writeFd];
   }
 
   get closed(): boolean {
@@ -210,6 +222,7 @@ export class Terminal implements AsyncDisposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    unclosed.unregister(this);
     const sink = this.#sink;
     this.#sink = undefined;
     const writeFd = this.#writeFd;
@@ -286,6 +299,8 @@ export class Terminal implements AsyncDisposable {
     this.#inline = true;
     if (this.#slave >= 0) closeFd(this.#slave);
     this.#slave = -1;
+    unclosed.unregister(this);
+    unclosed.register(this, this.#fds, this);
   }
 
   /** @internal Bun's checks for a Terminal given to spawn, in Bun's order. */
@@ -319,6 +334,8 @@ export function readTerminalOption(value: unknown): TerminalRequest {
     value._checkReusable();
     return { existing: value };
   }
+  // Bun's own Terminal keeps its PTY out of reach: reading it as options would open a new one.
+  if (value instanceof Bun.Terminal) throw unsupportedOption("a Bun.Terminal as `terminal` (use forkless's Terminal)");
   if ((typeof value === "object" || typeof value === "function") && value !== null) {
     return { options: parseTerminalOptions(value as Record<string, unknown>) };
   }

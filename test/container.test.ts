@@ -210,6 +210,17 @@ describe("the hook for spawn(cmd, { container })", () => {
     expect(() => spawn(["true"], { container: 5 as never })).toThrow('The "options.container" property must be a boolean or a Container');
   });
 
+  test("spawnSync limits through a container: the kill goes through the helper's pidfd", async () => {
+    await using container = new Container();
+    const timed = container.spawnSync(["sleep", "30"], { timeout: 100 });
+    expect(timed.exitedDueToTimeout).toBe(true);
+    expect(timed.signalCode).toBe("SIGTERM");
+    const flooded = container.spawnSync(["sh", "-c", "printf 123456; exec sleep 30"], { maxBuffer: 5, killSignal: "SIGKILL" });
+    expect(flooded.exitedDueToMaxBuffer).toBe(true);
+    expect(flooded.signalCode).toBe("SIGKILL");
+    expect(flooded.stdout!.toString()).toBe("123456");
+  });
+
   test("a request larger than a socket's default buffer (a 600 KB environment) travels whole", async () => {
     await using container = new Container();
     // Six variables of 100 KB: one string may not exceed 128 KiB at execve (MAX_ARG_STRLEN).

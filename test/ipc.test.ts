@@ -36,8 +36,8 @@ async function session(spawn: AnySpawn, cmd: string[], serialization: string | u
   child = spawn(cmd, {
     serialization,
     stdout: "pipe",
-    ipc(message: unknown, subprocess: unknown) {
-      events.push(`message ${JSON.stringify(message)} same=${subprocess === child}`);
+    ipc(this: unknown, message: unknown, subprocess: unknown) {
+      events.push(`message ${JSON.stringify(message)} same=${subprocess === child} this=${this === child}`);
       if (!sentAll) {
         sentAll = true;
         for (const m of outgoing) child.send(m);
@@ -65,7 +65,7 @@ describe("a round trip", () => {
     test(`with a bun child, serialization ${serialization ?? "(default)"}`, async () => {
       const { bun: a, forkless: b } = await both((spawn) => session(spawn, [bun, echo_ts], serialization, payloads, "bye"));
       expect(b).toEqual(a);
-      expect(b.events).toContain(`message {"echo":{"a":1,"b":[1,"x",null],"s":"wörld ✓"}} same=true`);
+      expect(b.events).toContain(`message {"echo":{"a":1,"b":[1,"x",null],"s":"wörld ✓"}} same=true this=true`);
       expect(b.stdout).toBe("child: disconnect\n");
       expect(b.connectedAtStart).toBe(true);
       expect(b.connectedAtEnd).toBe(false);
@@ -94,7 +94,7 @@ describe("a round trip", () => {
   test.skipIf(!node)("with a node child (json)", async () => {
     const { bun: a, forkless: b } = await both((spawn) => session(spawn, [node!, echo_cjs], "json", payloads, "bye"));
     expect(b).toEqual(a);
-    expect(b.events[0]).toBe(`message {"ready":true,"connected":true} same=true`);
+    expect(b.events[0]).toBe(`message {"ready":true,"connected":true} same=true this=true`);
     expect(b.stdout).toBe("child: disconnect\n");
   }, hang_guard_ms);
 });
@@ -280,3 +280,30 @@ test("send's callback runs after the write", async () => {
   expect(b).toEqual(a);
   expect(errorShape).toBeDefined();
 });
+
+test("an unref'd child with an open channel does not keep the program alive", () => {
+  const fixture = join(import.meta.dir, "fixtures", "ipc-unref.ts");
+  const run = (impl: string) => {
+    const result = Bun.spawnSync([bun, fixture, impl], { stderr: "pipe" });
+    return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+  };
+  // A hang here is the failure: the test's own timeout ends it.
+  expect(run("forkless")).toEqual(run("bun"));
+  expect(run("forkless")).toEqual({ code: 0, stdout: "unref'd true\n", stderr: "" });
+}, hang_guard_ms);
+
+test("an unref'd channel delivers again once ref'd, nothing lost", async () => {
+  const { bun: a, forkless: b } = await both(async (spawn) => {
+    const got: unknown[] = [];
+    const child = spawn([bun, echo_ts], { ipc: (message: unknown) => got.push(message), stdout: "ignore" });
+    child.unref();
+    for (let i = 0; i < 50; i++) child.send(i);
+    await Bun.sleep(0);
+    child.ref();
+    while (got.length < 51) await Bun.sleep(1);
+    child.send("bye");
+    await child.exited;
+    return got;
+  });
+  expect(b).toEqual(a);
+}, hang_guard_ms);

@@ -237,30 +237,10 @@ describe("bad input Bun lets through: a TypeError naming the option", () => {
 
 describe("options forkless does not support yet", () => {
   const cases: [string, () => Args, string][] = [
-    ["timeout", () => [["true"], { timeout: 100 }], 'the "timeout" option'],
-    ["timeout 0", () => [["true"], { timeout: 0 }], 'the "timeout" option'],
-    ["killSignal", () => [["true"], { killSignal: "SIGKILL" }], 'the "killSignal" option'],
-    ["signal", () => [["true"], { signal: new AbortController().signal }], 'the "signal" option'],
-    ["maxBuffer", () => [["true"], { maxBuffer: 10 }], 'the "maxBuffer" option'],
-    ["ipc", () => [["true"], { ipc() {} }], 'the "ipc" option'],
-    ["serialization", () => [["true"], { serialization: "json" }], 'the "serialization" option'],
-    ["terminal", () => [["true"], { terminal: {} }], 'the "terminal" option'],
     ["uid", () => [["true"], { uid: 0 }], 'the "uid" option'],
     ["gid", () => [["true"], { gid: 0 }], 'the "gid" option'],
-    ["lazy", () => [["true"], { lazy: true }], 'the "lazy" option'],
     ["cgroup", () => [["true"], { cgroup: "x" }], 'the "cgroup" option'],
     ["deathSignal", () => [["true"], { deathSignal: "SIGKILL" }], 'the "deathSignal" option'],
-    ["stdin Blob", () => [["cat"], { stdin: new Blob(["x"]) }], "options.stdin as a Blob"],
-    ["stdin Buffer", () => [["cat"], { stdin: Buffer.from("x") }], "options.stdin as an ArrayBuffer"],
-    ["stdin ArrayBuffer", () => [["cat"], { stdin: new ArrayBuffer(1) }], "options.stdin as an ArrayBuffer"],
-    ["stdin Response", () => [["cat"], { stdin: new Response("x") }], "options.stdin as a Response"],
-    ["stdin Request", () => [["cat"], { stdin: new Request("http://x", { method: "POST", body: "x" }) }], "options.stdin as a Request"],
-    ["stdin Bun.file", () => [["cat"], { stdin: Bun.file("/etc/hostname") }], "options.stdin as a Bun.file()"],
-    ["stdio[0] Bun.file", () => [["cat"], { stdio: [Bun.file("/etc/hostname")] }], "options.stdio[0] as a Bun.file()"],
-    ["stdout Bun.file", () => [["true"], { stdout: Bun.file(join(tmpdir(), "forkless-x")) }], "options.stdout as a Bun.file()"],
-    ["stderr Bun.file(fd)", () => [["true"], { stderr: Bun.file(2) }], "options.stderr as a Bun.file()"],
-    ["stdio[3] Bun.file", () => [["true"], { stdio: ["ignore", "ignore", "ignore", Bun.file("/etc/hostname")] }], "options.stdio[3] as a Bun.file()"],
-    ["stdio[3] Uint8Array", () => [["true"], { stdio: ["ignore", "ignore", "ignore", new Uint8Array(1)] }], "options.stdio[3] as an ArrayBuffer"],
   ];
   for (const { name, sync } of modes) {
     for (const [label, make, what] of cases) {
@@ -275,11 +255,8 @@ describe("options forkless does not support yet", () => {
       });
     }
   }
-  const async_only: [string, () => Args, string][] = [
-    ["stdin ReadableStream", () => [["cat"], { stdin: new ReadableStream() }], "options.stdin as a ReadableStream"],
-    ["stdout ReadableStream", () => [["true"], { stdout: new ReadableStream() }], "options.stdout as a ReadableStream"],
-    ["stdio[3] socket-fd", () => [["true"], { stdio: ["ignore", "ignore", "ignore", "socket-fd"] }], 'options.stdio[3] as "socket-fd"'],
-  ];
+  // stdio objects, "socket-fd" and lazy are supported now: test/stdio-sources.test.ts.
+  const async_only: [string, () => Args, string][] = [];
   for (const [label, make, what] of async_only) {
     test(`spawn: ${label}`, () => {
       const error = oursThrown(false, make());

@@ -304,6 +304,38 @@ describe("stdout and stderr into Bun.file(...)", () => {
     });
   }
 
+  test("under umask 0 the mode is 0664 (stdin and stdout alike)", async () => {
+    const old = process.umask(0);
+    try {
+      const seen = await both(async (spawn, impl) => {
+        const paths = [join(scratch, `umask0-in-${impl}`), join(scratch, `umask0-out-${impl}`)];
+        const child = spawn(["true"], { stdin: Bun.file(paths[0]!), stdout: Bun.file(paths[1]!) });
+        await child.exited;
+        return paths.map((path) => (statSync(path).mode & 0o777).toString(8));
+      });
+      expect(seen.forkless).toEqual(seen.bun);
+      expect(seen.bun).toEqual(["664", "664"]);
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  test("a ReadableStream as stdout or stderr: the child gets a socket nobody reads; the field is undefined", async () => {
+    const seen = await both(async (spawn) => {
+      const child = spawn(["/bin/sh", "-c", 'l=$(readlink /proc/$$/fd/1); m=$(readlink /proc/$$/fd/2); echo "$l $m" >&3'], {
+        stdio: ["ignore", chunked("a"), chunked("b"), "pipe"],
+      });
+      const fd3 = child.stdio[3] as number;
+      const fields = { stdout: kind(child.stdout), stderr: kind(child.stderr) };
+      await child.exited;
+      const text = await Bun.file(fd3).text();
+      closeSync(fd3);
+      return { ...fields, child: fdKind(text) };
+    });
+    expect(seen.forkless).toEqual(seen.bun);
+    expect(seen.forkless.child).toBe("socket:[N] socket:[N]\n");
+  });
+
   test("Bun.file(fd) as stdout: the child writes into that fd, and subprocess.stdout is the number", async () => {
     const seen = await both(async (spawn, impl) => {
       const path = join(scratch, `fd-target-${impl}`);

@@ -213,3 +213,35 @@ describe("bad input: the same error as Bun", () => {
     expect(b).toEqual(a);
   });
 });
+
+test("an unref'd Terminal (and an unref'd child on it) does not keep the program alive", () => {
+  const fixture = new URL("./fixtures/terminal-unref.ts", import.meta.url).pathname;
+  const run = (impl: string) => {
+    const result = Bun.spawnSync([process.execPath, fixture, impl], { stderr: "pipe" });
+    return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+  };
+  // A hang here is the failure: the test's own timeout ends it.
+  expect(run("forkless")).toEqual(run("bun"));
+  expect(run("forkless")).toEqual({ code: 0, stdout: "unref'd false\n", stderr: "" });
+}, hang_guard_ms);
+
+test("an inline terminal holds the program until its child is done, even unref'd (as in Bun)", async () => {
+  const { bun: a, forkless: b } = await both(async (spawn) => {
+    const rec = recorder();
+    const child = spawn(["bash", "-c", "echo one; echo two"], { terminal: { data: rec.data, exit: rec.exit } });
+    child.unref();
+    await exitSeen(rec.events);
+    child.terminal.close();
+    return { output: rec.output, events: rec.events };
+  });
+  expect(b).toEqual(a);
+  expect(b.output).toBe("one\r\ntwo\r\n");
+}, hang_guard_ms);
+
+test("Bun's own Terminal is refused with a clear error, not silently replaced by a new PTY", () => {
+  const native = new Bun.Terminal({});
+  const error = thrownBy(() => require("../src/index.ts").spawn(["true"], { terminal: native }));
+  native.close();
+  expect(error).not.toBe("returned");
+  expect((error as { code: unknown }).code).toBe("ERR_FORKLESS_UNSUPPORTED");
+});

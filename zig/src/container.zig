@@ -10,6 +10,7 @@ pub const abi = @import("abi.zig");
 pub const sys = @import("sys.zig");
 pub const launch = @import("launch.zig");
 pub const reaper = @import("reaper.zig");
+const sync_mod = @import("sync.zig");
 pub const protocol = @import("helper/protocol.zig");
 
 /// A launch failure that means "the helper is gone", never produced by a real launch: the caller
@@ -407,11 +408,11 @@ fn closeAll(fds: []i32) void {
 // ---------------------------------------------------------------------------------------------
 // spawnSync through the helper: gather stdout and stderr here, then take the helper's report.
 
-const allocator = std.heap.raw_c_allocator;
 
-pub fn spawnSync(handle: u32, request: []const u8, out: *abi.SyncResult, parent_fds_out: [*]i32) void {
+pub fn spawnSync(handle: u32, request: []const u8, out: *abi.SyncResult, parent_fds_out: [*]i32, limits: sync_mod.Limits) void {
     out.* = std.mem.zeroes(abi.SyncResult);
     out.pid = -1;
+    const deadline_ns = sync_mod.deadlineOf(limits);
     const s = lookup(handle) orelse {
         out.stage = lost_stage;
         out.errno = lost_errno;
@@ -433,27 +434,16 @@ pub fn spawnSync(handle: u32, request: []const u8, out: *abi.SyncResult, parent_
         },
     };
     out.pid = l.pid;
-    // Only stdout and stderr are gathered; any other pipe end is closed so the child sees EOF.
-    for (parent_fds, 0..) |*fd, i| if (fd.* >= 0 and i != 1 and i != 2) {
-        sys.close(fd.*);
-        fd.* = -1;
-    };
-    var stdout: std.ArrayListUnmanaged(u8) = .{};
-    var stderr: std.ArrayListUnmanaged(u8) = .{};
-    gather(parent_fds[1], parent_fds[2], &stdout, &stderr);
+    // The same gathering and limits as a direct spawnSync: the helper's pidfd signals the child.
+    sync_mod.collect(l.pidfd, parent_fds, deadline_ns, limits, out);
     const done = awaitExit(s, l.tag);
     sys.close(l.pidfd);
+    sync_mod.closeExtraSlots(parent_fds);
     out.exit_code = done.exit_code;
     out.signal = done.signal;
     out.stage = done.stage;
     out.errno = done.errno;
     out.rusage = done.rusage;
-    out.stdout_ptr = if (stdout.items.len == 0) 0 else @intFromPtr(stdout.items.ptr);
-    out.stdout_len = stdout.items.len;
-    out.stderr_ptr = if (stderr.items.len == 0) 0 else @intFromPtr(stderr.items.ptr);
-    out.stderr_len = stderr.items.len;
-    if (stdout.items.len == 0) stdout.deinit(allocator);
-    if (stderr.items.len == 0) stderr.deinit(allocator);
 }
 
 fn awaitExit(s: *Session, tag: u16) abi.Completion {
@@ -463,41 +453,6 @@ fn awaitExit(s: *Session, tag: u16) abi.Completion {
     const done = s.entries[tag].completion;
     putTag(s, tag);
     return done;
-}
-
-/// Reads both pipes (closing each at EOF) until both are done.
-fn gather(out_fd: i32, err_fd: i32, stdout: *std.ArrayListUnmanaged(u8), stderr: *std.ArrayListUnmanaged(u8)) void {
-    var fds = [2]linux.pollfd{
-        .{ .fd = out_fd, .events = linux.POLL.IN, .revents = 0 },
-        .{ .fd = err_fd, .events = linux.POLL.IN, .revents = 0 },
-    };
-    const sinks = [2]*std.ArrayListUnmanaged(u8){ stdout, stderr };
-    while (fds[0].fd >= 0 or fds[1].fd >= 0) {
-        const rc = linux.poll(&fds, fds.len, -1);
-        if (sys.errnoOf(rc) == sys.EINTR) continue;
-        std.debug.assert(sys.errnoOf(rc) == 0);
-        for (&fds, sinks) |*p, sink| {
-            if (p.fd < 0 or p.revents == 0) continue;
-            if (drainInto(p.fd, sink)) {
-                sys.close(p.fd);
-                p.fd = -1;
-            }
-        }
-    }
-}
-
-/// Reads what is there; true at EOF (or an error, which ends the stream the same way).
-fn drainInto(fd: i32, sink: *std.ArrayListUnmanaged(u8)) bool {
-    while (true) {
-        sink.ensureUnusedCapacity(allocator, 64 * 1024) catch return true;
-        const room = sink.allocatedSlice()[sink.items.len..];
-        const n = sys.read(fd, room);
-        const err = sys.errnoOf(n);
-        if (err == sys.EAGAIN) return false;
-        if (err == sys.EINTR) continue;
-        if (err != 0 or n == 0) return true;
-        sink.items.len += n;
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -143,8 +143,8 @@ export fn forkless_container_spawn(session: u32, request: [*]const u8, len: usiz
     return if (result.stage == .none) 0 else -1;
 }
 
-export fn forkless_container_spawn_sync(session: u32, request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32) i32 {
-    container.spawnSync(session, request[0..len], result, fds);
+export fn forkless_container_spawn_sync(session: u32, request: [*]const u8, len: usize, result: *abi.SyncResult, fds: [*]i32, timeout_ms: u64, max_buffer_bytes: u64, kill_signal: i32) i32 {
+    container.spawnSync(session, request[0..len], result, fds, .{ .timeout_ms = timeout_ms, .max_buffer_bytes = max_buffer_bytes, .kill_signal = kill_signal });
     return if (result.stage == .none) 0 else -1;
 }
 

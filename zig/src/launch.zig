@@ -76,7 +76,8 @@ pub fn start(request: []const u8, parent_fds: []i32, vfork: bool, base: ?*Templa
         launch.release();
         return .{ .failed = failure };
     }
-    if (clone(launch, vfork)) |errno| {
+    const cloned = if (launch.args.death_signal != 0) launcher.clone(launch, vfork) else clone(launch, vfork);
+    if (cloned) |errno| {
         // With a cgroup, clone3's own errors (EACCES, EBUSY, EOPNOTSUPP …) are about joining it.
         const joining = launch.cgroup_fd >= 0 and errno != sys.EAGAIN and errno != sys.ENOMEM;
         made.undo(parent_fds);
@@ -459,6 +460,8 @@ const CLONE_VFORK = 0x4000;
 /// CLONE_VM without CLONE_VFORK: the parent returns at once while the child runs on its own
 /// stack in our memory. No exit signal (the low byte is 0) until exec, where the kernel resets it
 /// to SIGCHLD (de_thread): the reaper reaps by pidfd and survives a waitpid(-1) elsewhere.
+const launchClone = clone;
+
 fn clone(launch: *Launch, vfork: bool) ?i32 {
     // Block everything on this thread around clone so that none of our handlers can run in the
     // child before it resets them; the child starts with this full mask and empties it itself.
@@ -487,6 +490,63 @@ fn clone(launch: *Launch, vfork: bool) ?i32 {
     launch.pidfd = pidfd;
     return null;
 }
+
+/// The thread that clones every child with a death signal. Linux sends PR_SET_PDEATHSIG when the
+/// parent *thread* exits (and again each time the child is handed to another exiting thread), so
+/// a child cloned by a Worker's thread would die with that Worker. Cloned here instead, on a
+/// thread that lives as long as the process, the signal means what the option says: the
+/// process that spawned it died. One launch at a time; the caller waits (a condvar handoff, a
+/// few µs), and this thread blocks every signal so no handler of the runtime ever runs on it.
+/// The single-threaded helper has no other thread to lose: it clones directly.
+const launcher = struct {
+    const Job = struct { launch: *Launch, vfork: bool, errno: ?i32 = null, done: bool = false };
+
+    var mutex: std.Thread.Mutex = .{};
+    var cond: std.Thread.Condition = .{};
+    var pending: ?*Job = null;
+    var once = std.once(start);
+    var started = false;
+
+    fn clone(l: *Launch, vfork: bool) ?i32 {
+        if (@import("builtin").single_threaded) return @This().cloneHere(l, vfork);
+        once.call();
+        if (!started) return sys.EAGAIN;
+        var job = Job{ .launch = l, .vfork = vfork };
+        mutex.lock();
+        defer mutex.unlock();
+        while (pending != null) cond.wait(&mutex);
+        pending = &job;
+        cond.broadcast();
+        while (!job.done) cond.wait(&mutex);
+        return job.errno;
+    }
+
+    fn cloneHere(l: *Launch, vfork: bool) ?i32 {
+        return launchClone(l, vfork);
+    }
+
+    fn start() void {
+        const thread = std.Thread.spawn(.{ .stack_size = 64 * 1024, .allocator = allocator }, loop, .{}) catch return;
+        thread.detach();
+        started = true;
+    }
+
+    fn loop() void {
+        const all: u64 = ~@as(u64, 0);
+        _ = sys.sigprocmask(sys.SIG_SETMASK, &all, null);
+        mutex.lock();
+        while (true) {
+            while (pending == null) cond.wait(&mutex);
+            const job = pending.?;
+            mutex.unlock();
+            job.errno = launchClone(job.launch, job.vfork);
+            mutex.lock();
+            job.done = true;
+            pending = null;
+            cond.broadcast();
+        }
+    }
+};
 
 /// clone3 with CLONE_INTO_CGROUP: the kernel places the child in the cgroup before it runs a
 /// single instruction, so the cgroup's limits hold from the start and nothing can slip out
@@ -545,3 +605,113 @@ const stacks = struct {
         }
     }
 };
+
+// ---------------------------------------------------------------------------------------------
+// The child setup end to end from Zig: a request with rlimits, ids and a cgroup, launched with
+// CLONE_VFORK so the child has exec'd (or reported) when start() returns.
+
+const TestRequest = struct {
+    buf: [1024]u8 align(8) = undefined,
+    len: usize = 0,
+
+    fn init(header: abi.RequestHeader, rlimits: []const abi.Rlimit, strings: []const u8) TestRequest {
+        var r = TestRequest{};
+        const slots = [_]abi.Slot{ .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 } };
+        var h = header;
+        h.abi = abi.version;
+        h.slot_count = slots.len;
+        h.rlimit_count = @intCast(rlimits.len);
+        for ([_][]const u8{ std.mem.asBytes(&h), std.mem.sliceAsBytes(&slots), std.mem.sliceAsBytes(rlimits), strings }) |part| {
+            @memcpy(r.buf[r.len..][0..part.len], part);
+            r.len += part.len;
+        }
+        return r;
+    }
+
+    /// Launches and waits; returns the child's exit code, or the launch failure.
+    fn run(r: *const TestRequest) union(enum) { exited: i32, failed: Failure } {
+        var fds: [3]i32 = undefined;
+        switch (start(r.buf[0..r.len], &fds, true, null)) {
+            .failed => |f| return .{ .failed = f },
+            .ok => |l| {
+                var report = child.Report{ .stage = .none, .errno = 0 };
+                const n = sys.read(l.err_fd, std.mem.asBytes(&report));
+                sys.close(l.err_fd);
+                var info: sys.Siginfo = undefined;
+                _ = sys.waitid(sys.P_PIDFD, l.pidfd, &info, sys.WEXITED | sys.__WALL, null);
+                sys.close(l.pidfd);
+                l.release();
+                if (n == @sizeOf(child.Report)) return .{ .failed = .{ .stage = report.stage, .errno = report.errno } };
+                return .{ .exited = info.status };
+            },
+        }
+    }
+};
+
+fn testInit() !void {
+    if (devnull_fd < 0) try std.testing.expectEqual(@as(i32, 0), init());
+}
+
+test "child setup: limits are applied, and checked by the child itself (exit code = soft nofile % 256)" {
+    try testInit();
+    // sh exits with the soft limit it sees: 300 % 256 = 44.
+    const limits = [_]abi.Rlimit{.{ .resource = sys.RLIMIT_NOFILE, .soft = 300, .hard = abi.rlim_keep }};
+    const r = TestRequest.init(.{ .abi = 0, .flags = 0, .slot_count = 0, .argc = 3, .envc = 0 }, &limits, "/bin/sh\x00sh\x00-c\x00exit $(ulimit -Sn)\x00");
+    try std.testing.expectEqual(@as(i32, 44), r.run().exited);
+    // Without an explicit nofile, a soft limit above 1024 comes down to exactly 1024 (% 256 = 0),
+    // and one at or below it stays.
+    var old: sys.Rlimit64 = undefined;
+    _ = sys.prlimit(sys.RLIMIT_NOFILE, null, &old);
+    const d = TestRequest.init(.{ .abi = 0, .flags = 0, .slot_count = 0, .argc = 3, .envc = 0 }, &.{}, "/bin/sh\x00sh\x00-c\x00exit $(( $(ulimit -Sn) % 256 ))\x00");
+    const want: i32 = if (old.cur > sys.FD_SETSIZE) 0 else @intCast(old.cur % 256);
+    try std.testing.expectEqual(want, d.run().exited);
+}
+
+test "child setup: an id the kernel would refuse fails before clone; a bad cgroup is a cgroup failure" {
+    try testInit();
+    const bad_uid = TestRequest.init(.{ .abi = 0, .flags = abi.flag_uid, .slot_count = 0, .argc = 1, .envc = 0, .uid = std.math.maxInt(u32) }, &.{}, "/bin/true\x00true\x00");
+    try std.testing.expectEqual(Failure{ .stage = .credentials, .errno = sys.EINVAL }, bad_uid.run().failed);
+    // "/" is no cgroup v2 directory (clone3: EBADF), and has no cgroup.procs for the v1 way.
+    const bad_cgroup = TestRequest.init(.{ .abi = 0, .flags = abi.flag_cgroup_path, .slot_count = 0, .argc = 1, .envc = 0 }, &.{}, "/bin/true\x00/\x00true\x00");
+    try std.testing.expectEqual(Failure{ .stage = .cgroup, .errno = 2 }, bad_cgroup.run().failed);
+    const missing = TestRequest.init(.{ .abi = 0, .flags = abi.flag_cgroup_path, .slot_count = 0, .argc = 1, .envc = 0 }, &.{}, "/bin/true\x00/nonexistent-cgroup\x00true\x00");
+    try std.testing.expectEqual(Failure{ .stage = .cgroup, .errno = 2 }, missing.run().failed);
+}
+
+test "child setup: clone3 into our own cgroup v2 runs the child (when a cgroup2 mount is there)" {
+    try testInit();
+    // Our own cgroup, through /proc: joining the cgroup we are in is always allowed.
+    var path_buf: [512]u8 = undefined;
+    const cgroup = ownCgroupV2(&path_buf) orelse return error.SkipZigTest;
+    var strings: [700]u8 = undefined;
+    const text = try std.fmt.bufPrint(&strings, "/bin/sh\x00{s}\x00sh\x00-c\x00exit 5\x00", .{cgroup});
+    const r = TestRequest.init(.{ .abi = 0, .flags = abi.flag_cgroup_path | abi.flag_gid, .slot_count = 0, .argc = 3, .envc = 0, .gid = std.os.linux.getgid() }, &.{}, text);
+    try std.testing.expectEqual(@as(i32, 5), r.run().exited);
+}
+
+/// "<cgroup2 mount><our 0:: path>", or null without a cgroup2 mount.
+fn ownCgroupV2(buf: []u8) ?[]const u8 {
+    var mounts_buf: [8192]u8 = undefined;
+    var self_buf: [1024]u8 = undefined;
+    const mounts = readSmall("/proc/self/mounts", &mounts_buf) orelse return null;
+    const self = readSmall("/proc/self/cgroup", &self_buf) orelse return null;
+    var lines = std.mem.tokenizeScalar(u8, mounts, '\n');
+    const mount = while (lines.next()) |line| {
+        var fields = std.mem.tokenizeScalar(u8, line, ' ');
+        _ = fields.next();
+        const dir = fields.next() orelse continue;
+        if (std.mem.eql(u8, fields.next() orelse "", "cgroup2")) break dir;
+    } else return null;
+    const at = std.mem.indexOf(u8, self, "0::") orelse return null;
+    const rel = std.mem.sliceTo(self[at + 3 ..], '\n');
+    return std.fmt.bufPrint(buf, "{s}{s}", .{ mount, rel }) catch null;
+}
+
+fn readSmall(path: [*:0]const u8, buf: []u8) ?[]const u8 {
+    const rc = sys.openat(sys.AT_FDCWD, path, sys.O_RDONLY | sys.O_CLOEXEC);
+    if (sys.errnoOf(rc) != 0) return null;
+    defer sys.close(sys.asFd(rc));
+    const n = sys.read(sys.asFd(rc), buf);
+    if (sys.errnoOf(n) != 0) return null;
+    return buf[0..n];
+}

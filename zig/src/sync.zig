@@ -30,8 +30,7 @@ pub fn run(request: []const u8, parent_fds: []i32, out: *abi.SyncResult, base: ?
 
 pub fn runLimited(request: []const u8, parent_fds: []i32, out: *abi.SyncResult, base: ?*launch_mod.Template, limits: Limits) void {
     out.* = std.mem.zeroes(abi.SyncResult);
-    // The deadline counts from the launch, as the user's clock does, not from the first poll.
-    const deadline_ns = if (limits.timeout_ms == 0) null else monotonicNs() +| limits.timeout_ms *| std.time.ns_per_ms;
+    const deadline_ns = deadlineOf(limits);
     const launch = switch (launch_mod.start(request, parent_fds, true, base)) {
         .ok => |l| l,
         .failed => |f| {
@@ -50,18 +49,7 @@ pub fn runLimited(request: []const u8, parent_fds: []i32, out: *abi.SyncResult, 
     out.stage = report.stage;
     out.errno = report.errno;
 
-    // Only stdout and stderr are gathered. A stdin pipe closes now so the child sees EOF; extra
-    // pipe slots stay open until the child is reaped, as in Bun: closing them early would kill a
-    // child that writes there with SIGPIPE.
-    if (parent_fds[0] >= 0) {
-        sys.close(parent_fds[0]);
-        parent_fds[0] = -1;
-    }
-    var stdout: std.ArrayListUnmanaged(u8) = .{};
-    var stderr: std.ArrayListUnmanaged(u8) = .{};
-    const ended = gather(pidfd, parent_fds[1], parent_fds[2], &stdout, &stderr, deadline_ns, limits);
-    out.timed_out = @intFromBool(ended == .timed_out);
-    out.max_buffer_exceeded = @intFromBool(ended == .max_buffer);
+    collect(pidfd, parent_fds, deadline_ns, limits, out);
 
     var info: sys.Siginfo = undefined;
     var usage: linux.rusage = undefined;
@@ -74,26 +62,46 @@ pub fn runLimited(request: []const u8, parent_fds: []i32, out: *abi.SyncResult, 
         break;
     }
     sys.close(pidfd);
-    for (parent_fds[3..]) |*fd| if (fd.* >= 0) {
-        sys.close(fd.*);
-        fd.* = -1;
-    };
+    closeExtraSlots(parent_fds);
     const done = reaper.completion(0, pid, &info, &usage);
     out.exit_code = done.exit_code;
     out.signal = done.signal;
     out.rusage = done.rusage;
-    out.stdout_ptr = @intFromPtr(stdout.items.ptr);
+}
+
+/// The deadline counts from the launch, as the user's clock does, not from the first poll.
+pub fn deadlineOf(limits: Limits) ?u64 {
+    return if (limits.timeout_ms == 0) null else monotonicNs() +| limits.timeout_ms *| std.time.ns_per_ms;
+}
+
+/// Gathers stdout and stderr into malloc'd buffers in `out` (JS frees them), enforcing the
+/// limits through `pidfd` (ours, or one a container's helper sent us). Only stdout and stderr
+/// are gathered. A stdin pipe closes now so the child sees EOF; extra pipe slots stay open
+/// until the child is reaped (closeExtraSlots), as in Bun: closing them early would kill a
+/// child that writes there with SIGPIPE.
+pub fn collect(pidfd: i32, parent_fds: []i32, deadline_ns: ?u64, limits: Limits, out: *abi.SyncResult) void {
+    if (parent_fds[0] >= 0) {
+        sys.close(parent_fds[0]);
+        parent_fds[0] = -1;
+    }
+    var stdout: std.ArrayListUnmanaged(u8) = .{};
+    var stderr: std.ArrayListUnmanaged(u8) = .{};
+    const ended = gather(pidfd, parent_fds[1], parent_fds[2], &stdout, &stderr, deadline_ns, limits);
+    out.timed_out = @intFromBool(ended == .timed_out);
+    out.max_buffer_exceeded = @intFromBool(ended == .max_buffer);
+    out.stdout_ptr = if (stdout.items.len == 0) 0 else @intFromPtr(stdout.items.ptr);
     out.stdout_len = stdout.items.len;
-    out.stderr_ptr = @intFromPtr(stderr.items.ptr);
+    out.stderr_ptr = if (stderr.items.len == 0) 0 else @intFromPtr(stderr.items.ptr);
     out.stderr_len = stderr.items.len;
-    if (stdout.items.len == 0) {
-        stdout.deinit(allocator);
-        out.stdout_ptr = 0;
-    }
-    if (stderr.items.len == 0) {
-        stderr.deinit(allocator);
-        out.stderr_ptr = 0;
-    }
+    if (stdout.items.len == 0) stdout.deinit(allocator);
+    if (stderr.items.len == 0) stderr.deinit(allocator);
+}
+
+pub fn closeExtraSlots(parent_fds: []i32) void {
+    for (parent_fds[3..]) |*fd| if (fd.* >= 0) {
+        sys.close(fd.*);
+        fd.* = -1;
+    };
 }
 
 fn monotonicNs() u64 {
