@@ -262,7 +262,7 @@ function decodePackets(bytes: Uint8Array, out: unknown[]): number {
 /**
  * The parent's end of one channel. It is closed once: by disconnect(), by the peer (EOF: the
  * child disconnected or exited), or by malformed input; `onClose` runs once after any of them.
- * While open it keeps a read pending, which holds the event loop (see README: unref and ipc).
+ * While open and ref'd it keeps a read pending, which holds the event loop; setRef(false) pauses.
  */
 export class IpcChannel {
   #fd: number;
@@ -309,9 +309,22 @@ export class IpcChannel {
     setImmediate(this.#onClose);
   }
 
+  /** A write the child can no longer take (EPIPE, ECONNRESET) ends the channel; it never throws
+   * out of spawn() or send(), as Bun's do not. */
   #write(bytes: Uint8Array): unknown {
-    this.#sink.write(bytes);
-    return this.#sink.flush();
+    try {
+      this.#sink.write(bytes);
+      const flushed = this.#sink.flush();
+      if (flushed instanceof Promise) flushed.catch(() => this.#peerClosedLater());
+      return flushed;
+    } catch {
+      this.#peerClosedLater();
+      return undefined;
+    }
+  }
+
+  #peerClosedLater(): void {
+    setImmediate(() => this.#peerClosed());
   }
 
   #shut(): void {

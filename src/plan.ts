@@ -76,7 +76,7 @@ export interface SpawnRequest {
   terminal?: TerminalRequest;
   /** `ipc` (spawn only): the callback, the serialization and the child's channel fd. */
   ipc?: IpcRequest;
-  onDisconnect?: () => void;
+  onDisconnect?: (this: unknown, ...args: unknown[]) => void;
   /** `lazy`: stdout and stderr are read only from their first access, not from the spawn. */
   lazy?: boolean;
 }

@@ -184,10 +184,11 @@ export class Subprocess {
     this.#terminal = terminal;
     const ipc = this.#request.ipc;
     if (!ipc || ipcFd < 0) return;
-    // The channel's slot shows null in `stdio`, as in Bun.
+    // The channel's slot shows null in `stdio`; onDisconnect gets this subprocess as `this` and
+    // one argument, true, as in Bun.
     this.stdio[ipc.fd] = null;
     const onDisconnect = this.#request.onDisconnect;
-    this.#ipc = new IpcChannel(ipcFd, ipc.mode, (message) => ipc.onMessage.call(this, message, this, undefined), () => onDisconnect?.());
+    this.#ipc = new IpcChannel(ipcFd, ipc.mode, (message) => ipc.onMessage.call(this, message, this, undefined), () => onDisconnect?.call(this, true));
   }
   get readable(): ReadableStream<Uint8Array> | number | undefined {
     return this.stdout;

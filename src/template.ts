@@ -32,13 +32,17 @@ const no_env = Object.freeze({});
 
 export class Template {
   #handle: TemplateHandle;
+  #cmd: unknown;
+  #options: unknown;
   #async: SpawnRequest;
-  #sync: SpawnRequest;
+  /** Made on the first spawnSync: some options (a terminal) are valid for spawn only. */
+  #sync: SpawnRequest | undefined;
 
   /** @internal use template() */
   constructor(cmd: unknown, options?: unknown) {
+    this.#cmd = cmd;
+    this.#options = options;
     this.#async = normalizeSpawn(cmd, options, false);
-    this.#sync = normalizeSpawn(cmd, options, true);
     const made = createTemplate(this.#async.plan);
     if (typeof made !== "number") throw launchError(made.stage, made.errno, this.#async.command, this.#async.plan.file);
     this.#handle = made;
@@ -51,6 +55,7 @@ export class Template {
 
   spawnSync(overrides?: TemplateOverrides): SyncSubprocess {
     const handle = this.#live();
+    this.#sync ??= normalizeSpawn(this.#cmd, this.#options, true);
     return runSync(this.#overlay(this.#sync, overrides, true), (plan, limits) => launchSync(plan, handle, limits));
   }
 

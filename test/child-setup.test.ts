@@ -267,6 +267,24 @@ describe("deathSignal", () => {
     expect(await out.rest()).toBe("got-TERM\n");
   });
 
+  test("a child spawned from a Worker survives the Worker's exit, and dies with the process", async () => {
+    // Linux would signal it when the Worker's thread exits; forkless clones it from a thread that
+    // lives as long as the process (launch.zig, `launcher`).
+    const parent = Bun.spawn([bun, fixture("child-setup-worker-parent.ts")], { stdout: "pipe", stderr: "inherit" });
+    const out = lines(parent.stdout);
+    const childPid = Number(await out.next());
+    expect(await out.next()).toBe("worker-gone");
+    // The Worker's thread has exited, so a death signal tied to it has been sent by now: the
+    // child would be gone, or have SIGKILL pending (bit 9 of SigPnd/ShdPnd).
+    expect(isAlive(childPid)).toBe(true);
+    const pending = readProc(childPid, "status").split("\n").filter((l) => /^(SigPnd|ShdPnd):/.test(l));
+    for (const line of pending) expect(BigInt(`0x${line.split(":")[1]!.trim()}`) & (1n << 8n)).toBe(0n);
+    // Now the process dies: the child with it (EOF: nothing holds the pipe any more).
+    parent.kill("SIGKILL");
+    expect(await out.rest()).toBe("");
+    expect(await stillAlive(childPid)).toBe(false);
+  });
+
   test("a child spawned from the main thread survives the exit of an unrelated Worker thread", async () => {
     const child = spawn(["/bin/sh", "-c", "echo ready; while :; do sleep 1 >/dev/null & wait $!; done"], { deathSignal: "SIGKILL", stdout: "pipe" });
     const out = lines(child.stdout!);

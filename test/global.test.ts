@@ -17,6 +17,7 @@ test("the preload swaps Bun.spawn and Bun.spawnSync for the whole program, depen
     forklessSubprocess: true,
     spawnIsForkless: true,
     originalKept: true,
+    terminalIsForkless: true,
     text: "from-dependency\n",
     code: 0,
     syncText: "sync-from-dependency\n",
@@ -28,5 +29,6 @@ test("without the preload the same program runs on Bun's own spawn", () => {
   const report = runApp([`--config=${join(app, "..", "global-app-no-preload.toml")}`]);
   expect(report.forklessSubprocess).toBe(false);
   expect(report.spawnIsForkless).toBe(false);
+  expect(report.terminalIsForkless).toBe(false);
   expect(report.text).toBe("from-dependency\n");
 });

@@ -46,8 +46,8 @@ async function session(spawn: AnySpawn, cmd: string[], serialization: string | u
         finish();
       }
     },
-    onDisconnect() {
-      events.push(`onDisconnect connected=${child.connected}`);
+    onDisconnect(this: unknown, ...args: unknown[]) {
+      events.push(`onDisconnect connected=${child.connected} this=${this === child} args=${JSON.stringify(args)}`);
     },
   });
   const connectedAtStart = child.connected;
@@ -103,7 +103,7 @@ describe("disconnect", () => {
   test("from the parent: connected turns false at once, the child sees 'disconnect', onDisconnect runs once", async () => {
     const { bun: a, forkless: b } = await both((spawn) => session(spawn, [bun, echo_ts], "json", ["x"], "parent"));
     expect(b).toEqual(a);
-    expect(b.events.filter((e) => e.startsWith("onDisconnect"))).toEqual(["onDisconnect connected=false"]);
+    expect(b.events.filter((e) => e.startsWith("onDisconnect"))).toEqual(["onDisconnect connected=false this=true args=[true]"]);
     expect(b.events).toContain("disconnect() -> connected=false");
     expect(b.stdout).toBe("child: disconnect\n");
   }, hang_guard_ms);

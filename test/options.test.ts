@@ -236,12 +236,8 @@ describe("bad input Bun lets through: a TypeError naming the option", () => {
 });
 
 describe("options forkless does not support yet", () => {
-  const cases: [string, () => Args, string][] = [
-    ["uid", () => [["true"], { uid: 0 }], 'the "uid" option'],
-    ["gid", () => [["true"], { gid: 0 }], 'the "gid" option'],
-    ["cgroup", () => [["true"], { cgroup: "x" }], 'the "cgroup" option'],
-    ["deathSignal", () => [["true"], { deathSignal: "SIGKILL" }], 'the "deathSignal" option'],
-  ];
+  // uid, gid, cgroup, deathSignal (and rlimits) are supported now: test/child-setup.test.ts.
+  const cases: [string, () => Args, string][] = [];
   for (const { name, sync } of modes) {
     for (const [label, make, what] of cases) {
       test(`${name}: ${label}`, () => {

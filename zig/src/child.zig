@@ -171,7 +171,8 @@ fn applyCredentials(c: Credentials) i32 {
 
 /// PR_SET_PDEATHSIG, then the check that closes its race: if the parent died before the signal
 /// was armed, getppid() is no longer the pid that launched us, and we die the same way now.
-/// The signal fires when the launching *thread* exits (Linux tracks the parent per thread).
+/// The signal fires when the cloning *thread* exits (Linux tracks the parent per thread): the
+/// launcher thread in launch.zig, which lives as long as the process.
 fn armDeathSignal(args: *const Args) ?Report {
     @setRuntimeSafety(false);
     const rc = sys.prctl(sys.PR_SET_PDEATHSIG, @intCast(args.death_signal));

@@ -76,7 +76,7 @@ pub fn start(request: []const u8, parent_fds: []i32, vfork: bool, base: ?*Templa
         launch.release();
         return .{ .failed = failure };
     }
-    const cloned = if (launch.args.death_signal != 0) launcher.clone(launch, vfork) else clone(launch, vfork);
+    const cloned = if (launch.args.death_signal != 0) launcher.run(launch, vfork) else clone(launch, vfork);
     if (cloned) |errno| {
         // With a cgroup, clone3's own errors (EACCES, EBUSY, EOPNOTSUPP …) are about joining it.
         const joining = launch.cgroup_fd >= 0 and errno != sys.EAGAIN and errno != sys.ENOMEM;
@@ -460,8 +460,6 @@ const CLONE_VFORK = 0x4000;
 /// CLONE_VM without CLONE_VFORK: the parent returns at once while the child runs on its own
 /// stack in our memory. No exit signal (the low byte is 0) until exec, where the kernel resets it
 /// to SIGCHLD (de_thread): the reaper reaps by pidfd and survives a waitpid(-1) elsewhere.
-const launchClone = clone;
-
 fn clone(launch: *Launch, vfork: bool) ?i32 {
     // Block everything on this thread around clone so that none of our handlers can run in the
     // child before it resets them; the child starts with this full mask and empties it itself.
@@ -504,11 +502,11 @@ const launcher = struct {
     var mutex: std.Thread.Mutex = .{};
     var cond: std.Thread.Condition = .{};
     var pending: ?*Job = null;
-    var once = std.once(start);
+    var once = std.once(spawnThread);
     var started = false;
 
-    fn clone(l: *Launch, vfork: bool) ?i32 {
-        if (@import("builtin").single_threaded) return @This().cloneHere(l, vfork);
+    fn run(l: *Launch, vfork: bool) ?i32 {
+        if (@import("builtin").single_threaded) return clone(l, vfork);
         once.call();
         if (!started) return sys.EAGAIN;
         var job = Job{ .launch = l, .vfork = vfork };
@@ -521,11 +519,7 @@ const launcher = struct {
         return job.errno;
     }
 
-    fn cloneHere(l: *Launch, vfork: bool) ?i32 {
-        return launchClone(l, vfork);
-    }
-
-    fn start() void {
+    fn spawnThread() void {
         const thread = std.Thread.spawn(.{ .stack_size = 64 * 1024, .allocator = allocator }, loop, .{}) catch return;
         thread.detach();
         started = true;
@@ -539,7 +533,7 @@ const launcher = struct {
             while (pending == null) cond.wait(&mutex);
             const job = pending.?;
             mutex.unlock();
-            job.errno = launchClone(job.launch, job.vfork);
+            job.errno = clone(job.launch, job.vfork);
             mutex.lock();
             job.done = true;
             pending = null;
