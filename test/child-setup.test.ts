@@ -204,10 +204,11 @@ describe.skipIf(!cgroupRoot)("cgroup (v2)", () => {
     expect(thrownBy(() => spawn(["true"], { cgroup: 99999 }))).toMatchObject({ code: "EBADF", syscall: "fcntl", ownKeys: ["code", "fd", "syscall", "errno"] });
   });
 
-  test("a directory that is no cgroup: Bun's clone3 error naming it (spawn)", () => {
+  test("a directory that is no cgroup: Bun's clone3 error naming it", () => {
     const shape = thrownBy(() => spawn(["true"], { cgroup: "/tmp" }));
     expect(shape).toEqual(thrownBy(() => Bun.spawn(["true"], { cgroup: "/tmp" })));
     expect(shape).toMatchObject({ code: "ENOENT", syscall: "clone3", path: "/tmp" });
+    expect(thrownBy(() => spawnSync(["true"], { cgroup: "/tmp" }))).toEqual(thrownBy(() => Bun.spawnSync(["true"], { cgroup: "/tmp" })));
   });
 });
 
