@@ -1,7 +1,8 @@
 // The user's spawn arguments → one SpawnRequest, or the exact error Bun.spawn would throw, before
 // anything native runs. One typebox schema, compiled at module load, gates every call; only after
 // a failed Check do we walk the input again to name the first problem in Bun's order.
-// Left out on purpose: the options forkless does not implement yet throw ERR_FORKLESS_UNSUPPORTED.
+// Left out on purpose: coercions Bun performs silently (["echo", 1], cwd: 5): they are refused with
+// a TypeError naming the option.
 //
 // Order of validation, as probed in Bun 1.4.5 (the first failing step wins):
 //   cmd is an array → argv0 (NUL) → cwd (NUL) → ipc → signal → onDisconnect → onExit → env
@@ -18,7 +19,6 @@ import {
   argError,
   executableNotFound,
   nullByteError,
-  unsupportedOption,
 } from "./errors.ts";
 import type { Slot, SpawnPlan, SpawnRequest } from "./plan.ts";
 import { child_setup_schema, readChildSetup } from "./child-setup.ts";
@@ -47,11 +47,6 @@ const StdioValue = Type.Union([
 const Callback = Type.Function([], Type.Unknown());
 const nullable = <T extends Parameters<typeof Type.Optional>[0]>(type: T) =>
   Type.Optional(Type.Union([type, Type.Null()]));
-/** An option forkless does not implement yet: only undefined or null pass (Bun ignores null). */
-const Absent = Type.Optional(Type.Null());
-
-/** The documented Bun options forkless rejects for now, in the order Bun reads them after stdio. */
-const unsupported_late = [] as const;
 
 const Options = Type.Object({
   argv0: nullable(Type.String()),
@@ -207,7 +202,6 @@ function build(cmd: unknown, raw_options: unknown, sync: boolean, issues: Issues
   // Then timeout, then killSignal (for spawn, before terminal); detached Bun never checks.
   const limits = readLimits(options, signal);
   const detached = readDetached(options, issues);
-  for (const name of unsupported_late) rejectUnsupported(options, name, issues);
   const lazy = readLazy(options, issues);
   const terminal = !sync && options.terminal ? readTerminalOption(options.terminal) : undefined;
   const built = request(resolved, envp, cwd, slots, detached, onExit);
@@ -286,9 +280,6 @@ function readLazy(options: OptionsShape, issues: Issues): boolean {
   return options.lazy === true;
 }
 
-function rejectUnsupported(options: OptionsShape, name: string, issues: Issues): void {
-  if (issues?.has(name)) throw unsupportedOption(`the "${name}" option`);
-}
 
 /** Bun's conversion: own enumerable string keys in property order, undefined values skipped,
  * everything else through ToString (a Symbol throws "Cannot convert a symbol to a string"). */

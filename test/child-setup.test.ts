@@ -253,7 +253,8 @@ describe("deathSignal", () => {
       expect(isAlive(childPid)).toBe(true);
       parent.kill("SIGKILL");
       expect(await out.rest()).toBe("got-TERM\n");
-      expect(parent.signalCode ?? (await parent.exited, parent.signalCode)).toBe("SIGKILL");
+      await parent.exited;
+      expect(parent.signalCode).toBe("SIGKILL");
     });
   }
 
@@ -382,6 +383,22 @@ const treeScript = [
 ].join("\n");
 const canUnshare = isRoot && existsSync("/usr/bin/unshare");
 
+/** Runs `body` on a fresh tree; whatever of the tree is left afterwards (a failed assertion) is
+ * SIGKILLed by pid, so no process keeps the runner's stderr open. */
+async function withTree(body: (tree: Awaited<ReturnType<typeof startTree>>) => Promise<void>): Promise<void> {
+  const tree = await startTree();
+  const all = [tree.child.pid, ...descendants(tree.child.pid)];
+  try {
+    await body(tree);
+  } finally {
+    for (const pid of [...all, ...descendants(tree.child.pid)]) {
+      try {
+        if (isAlive(pid)) process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+  }
+}
+
 async function startTree() {
   const script = canUnshare ? treeScript : treeScript.replace(/^unshare.*\n/m, "U=0\n");
   const child = spawn(["/bin/sh", "-c", script], { stdout: "pipe" });
@@ -422,8 +439,7 @@ function tasksOf(pid: number): string[] {
 }
 
 describe("killTree", () => {
-  test("every descendant gets the signal: stopped, in a subshell, double-forked under a subreaper", async () => {
-    const { child, out, stopped } = await startTree();
+  test("every descendant gets the signal: stopped, in a subshell, double-forked under a subreaper", () => withTree(async ({ child, out, stopped }) => {
     const tree = descendants(child.pid);
     expect(tree).toContain(stopped);
     expect(tree.length).toBe(canUnshare ? 6 : 3);
@@ -435,10 +451,9 @@ describe("killTree", () => {
     expect(child.signalCode).toBe("SIGKILL");
     expect(await out.rest()).toBe(""); // EOF: nothing holds the pipe any more
     for (const pid of tree) expect({ pid, alive: await stillAlive(pid) }).toEqual({ pid, alive: false });
-  });
+  }));
 
-  test("contrast: kill() reaches only the child; the rest of the tree lives on", async () => {
-    const { child, out } = await startTree();
+  test("contrast: kill() reaches only the child; the rest of the tree lives on", () => withTree(async ({ child, out }) => {
     const tree = descendants(child.pid);
     child.kill("SIGKILL");
     await child.exited;
@@ -449,7 +464,7 @@ describe("killTree", () => {
       } catch {}
     }
     await out.rest();
-  });
+  }));
 
   test("a catchable signal is acted on (the tree is continued after it)", async () => {
     const child = spawn(["/bin/sh", "-c", `/bin/sh -c 'trap "echo caught; exit 3" TERM; echo up; while :; do sleep 1 >/dev/null & wait $!; done' & wait`], { stdout: "pipe" });
@@ -460,22 +475,25 @@ describe("killTree", () => {
     await child.exited;
   });
 
-  test("killTree(0) pauses nothing; SIGSTOP stops the whole tree and SIGCONT resumes it", async () => {
-    const { child, out } = await startTree();
+  test("killTree(0) pauses nothing; SIGSTOP stops the whole tree and SIGCONT resumes it", () => withTree(async ({ child, out }) => {
     const tree = [child.pid, ...descendants(child.pid)];
     const states = () => tree.map((pid) => readProc(pid, "stat").replace(/^.*\) (\S).*$/s, "$1"));
-    const before = states();
-    child.killTree(0);
-    expect(states()).toEqual(before);
-    expect(before.filter((s) => s === "T").length).toBe(1); // only the sleep the script stopped
-    child.killTree("SIGSTOP");
-    expect(states().every((s) => s === "T")).toBe(true);
-    child.killTree("SIGCONT");
-    for (const state of states()) expect(state).toMatch(/^[RSD]$/);
-    child.killTree("SIGKILL");
-    await out.rest();
+    try {
+      const before = states();
+      expect(before.filter((s) => s === "T").length).toBe(1); // only the sleep the script stopped
+      child.killTree(0);
+      expect(states().filter((s) => s === "T").length).toBe(1);
+      child.killTree("SIGSTOP");
+      expect(states()).toEqual(tree.map(() => "T"));
+      child.killTree("SIGCONT");
+      for (const state of states()) expect(state).toMatch(/^[RSD]$/);
+    } finally {
+      child.killTree("SIGKILL");
+      await out.rest();
+    }
+    await child.exited;
     expect(child.signalCode).toBe("SIGKILL");
-  });
+  }));
 
   test("validation as kill(); a no-op once the child has ended", async () => {
     const child = spawn(["sleep", "1000"]);

@@ -235,31 +235,7 @@ describe("bad input Bun lets through: a TypeError naming the option", () => {
   }
 });
 
-describe("options forkless does not support yet", () => {
-  // uid, gid, cgroup, deathSignal (and rlimits) are supported now: test/child-setup.test.ts.
-  const cases: [string, () => Args, string][] = [];
-  for (const { name, sync } of modes) {
-    for (const [label, make, what] of cases) {
-      test(`${name}: ${label}`, () => {
-        const error = oursThrown(sync, make());
-        expect(shape(error)).toMatchObject({
-          constructor: "TypeError",
-          code: "ERR_FORKLESS_UNSUPPORTED",
-          message: `forkless does not support ${what} yet`,
-          isTypeError: true,
-        });
-      });
-    }
-  }
-  // stdio objects, "socket-fd" and lazy are supported now: test/stdio-sources.test.ts.
-  const async_only: [string, () => Args, string][] = [];
-  for (const [label, make, what] of async_only) {
-    test(`spawn: ${label}`, () => {
-      const error = oursThrown(false, make());
-      expect(error?.code).toBe("ERR_FORKLESS_UNSUPPORTED");
-      expect(error?.message).toBe(`forkless does not support ${what} yet`);
-    });
-  }
+describe("options that are absent, ignored or unknown", () => {
   test("null and undefined mean absent, as in Bun", () => {
     const options = { timeout: null, killSignal: undefined, signal: null, maxBuffer: null, ipc: null, terminal: null, uid: null, gid: null, lazy: null, cgroup: null, deathSignal: null, serialization: null };
     expect(bunThrown(true, [["true"], options])).toBeUndefined();

@@ -58,7 +58,7 @@ test "a child through the helper: its pid, its exit status, its output" {
     defer req.deinit(a);
     var sync_out: abi.SyncResult = undefined;
     var fds: [3]i32 = undefined;
-    engine.spawnSync(session, req.items, &sync_out, &fds);
+    engine.spawnSync(session, req.items, &sync_out, &fds, .{});
     if (sync_out.stage != .none) std.debug.print("sync stage {} errno {d}\n", .{ sync_out.stage, sync_out.errno });
     try std.testing.expectEqual(abi.Stage.none, sync_out.stage);
     try std.testing.expectEqual(@as(i32, 7), sync_out.exit_code);
