@@ -109,6 +109,14 @@ fn watch(fd: i32, id: u32, is_err_pipe: bool) void {
     if (sys.errnoOf(rc) != 0) std.debug.panic("forkless: epoll_ctl failed with errno {d}", .{sys.errnoOf(rc)});
 }
 
+/// Leaves the epoll set before the fd is closed. close() alone is not enough: a child that is
+/// still between clone and exec holds copies of every fd we had when it was cloned (other
+/// children's error pipes and pidfds among them), so the file stays registered and, being ready,
+/// would be reported again and again until that child execs: a busy loop.
+fn unwatch(fd: i32) void {
+    _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, fd, null);
+}
+
 pub fn kill(id: u32, sig: i32) i32 {
     mutex.lock();
     defer mutex.unlock();
@@ -163,7 +171,8 @@ fn execSettled(c: *Child) void {
     const report = readReport(l.err_fd);
     c.stage = report.stage;
     c.errno = report.errno;
-    sys.close(l.err_fd); // also drops it from the epoll set
+    unwatch(l.err_fd);
+    sys.close(l.err_fd);
     l.release();
     c.launch = null;
 }
@@ -200,6 +209,7 @@ fn reap(id: u32, c: *Child) void {
         done.stage = .reaped_elsewhere;
         done.errno = sys.errnoOf(rc);
     }
+    unwatch(c.pidfd);
     sys.close(c.pidfd);
     c.live = false;
     free_slots[free_count] = id & (max_children - 1);
@@ -272,7 +282,7 @@ pub fn postForeign(id: u32, done: abi.Completion) void {
         var posted = done;
         posted.id = id;
         posted.pid = c.pid;
-        sys.close(c.pidfd);
+        sys.close(c.pidfd); // only used for kill(): never in our epoll set
         c.live = false;
         free_slots[free_count] = id & (max_children - 1);
         free_count += 1;
