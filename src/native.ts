@@ -187,13 +187,8 @@ export function launch(plan: SpawnPlan, template: TemplateHandle = 0): Launched 
   return { id: spawnResult[0]! >>> 0, pid: spawnResult[1]!, fds: spawnResult.slice(4, 4 + plan.slots.length) };
 }
 
-export interface SyncOutcome {
-  pid: number;
-  exitCode: number | null;
-  signal: number;
-  stage: number;
-  errno: number;
-  rusage: BigInt64Array;
+/** A spawnSync's end: the Completion's fields, plus what was gathered and why it stopped. */
+export interface SyncOutcome extends Omit<Completion, "id"> {
   stdout: Buffer | undefined;
   stderr: Buffer | undefined;
   /** A limit was hit and the kill signal sent (abi.zig SyncResult: never one without the other). */

@@ -7,16 +7,23 @@ import type { Slot } from "./plan.ts";
 
 const orphans = new FinalizationRegistry<number>((fd) => closeFd(fd));
 
-/** A byte stream over a socket end we own; the fd is closed exactly once, when it is done. */
-export function readableFromFd(fd: number, first?: Uint8Array): ReadableStream<Uint8Array> {
+/** Ties `fd` to `owner`: the returned function closes it exactly once; collection of the owner
+ * closes it if nobody did. */
+function ownedFd(owner: object, fd: number): () => void {
+  const token = {};
   let closed = false;
-  const release = () => {
+  orphans.register(owner, fd, token);
+  return () => {
     if (closed) return;
     closed = true;
     orphans.unregister(token);
     closeFd(fd);
   };
-  const token = {};
+}
+
+/** A byte stream over a socket end we own; the fd is closed exactly once, when it is done. */
+export function readableFromFd(fd: number, first?: Uint8Array): ReadableStream<Uint8Array> {
+  let release = () => {};
   const reader = Bun.file(fd).stream().getReader();
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -46,21 +53,14 @@ export function readableFromFd(fd: number, first?: Uint8Array): ReadableStream<U
     },
     // Read ahead without bound, as Bun does: a child must not block on an output not read yet.
   }, { highWaterMark: Infinity });
-  orphans.register(stream, fd, token);
+  release = ownedFd(stream, fd);
   return stream;
 }
 
 /** A FileSink on a socket end we own; end() and close() close the fd once the data is flushed. */
 export function sinkFromFd(fd: number): FileSink {
   const sink = Bun.file(fd).writer();
-  const token = {};
-  let closed = false;
-  const release = () => {
-    if (closed) return;
-    closed = true;
-    orphans.unregister(token);
-    closeFd(fd);
-  };
+  const release = ownedFd(sink, fd);
   const after = <T>(result: T): T => {
     if (result instanceof Promise) result.then(release, release);
     else release();
@@ -70,7 +70,6 @@ export function sinkFromFd(fd: number): FileSink {
   const close = (sink as any).close?.bind(sink) as ((error?: Error) => unknown) | undefined;
   Object.defineProperty(sink, "end", { value: (error?: Error) => after(end(error)), configurable: true, writable: true });
   if (close) Object.defineProperty(sink, "close", { value: (error?: Error) => after(close(error)), configurable: true, writable: true });
-  orphans.register(sink, fd, token);
   return sink;
 }
 

@@ -77,15 +77,7 @@ fn lookup(id: u32) ?*Child {
 pub fn add(launch: *Launch) ?u32 {
     mutex.lock();
     defer mutex.unlock();
-    if (free_count == 0 or ring_len + (max_children - free_count) >= max_children) return null;
-    free_count -= 1;
-    const index = free_slots[free_count];
-    const c = &table[index];
-    // Generation 0 is never used, so no id is 0.
-    c.generation = (c.generation +% 1) & ((1 << (32 - index_bits)) - 1);
-    if (c.generation == 0) c.generation = 1;
-    c.* = .{ .pid = launch.pid, .pidfd = launch.pidfd, .launch = launch, .generation = c.generation, .live = true };
-    const id = idOf(index, c);
+    const id = claim(launch.pid, launch.pidfd, launch) orelse return null;
     watch(launch.err_fd, id, true);
     watch(launch.pidfd, id, false);
     return id;
@@ -99,6 +91,30 @@ pub fn abandon(launch: *Launch) void {
     sys.close(launch.pidfd);
     sys.close(launch.err_fd);
     launch.release();
+}
+
+/// Takes a free slot for a child (the mutex held); null when the tables are full.
+fn claim(pid: i32, pidfd: i32, launch: ?*Launch) ?u32 {
+    if (free_count == 0 or ring_len + (max_children - free_count) >= max_children) return null;
+    free_count -= 1;
+    const index = free_slots[free_count];
+    const c = &table[index];
+    // Generation 0 is never used, so no id is 0.
+    c.generation = (c.generation +% 1) & ((1 << (32 - index_bits)) - 1);
+    if (c.generation == 0) c.generation = 1;
+    c.* = .{ .pid = pid, .pidfd = pidfd, .launch = launch, .generation = c.generation, .live = true };
+    return idOf(index, c);
+}
+
+/// Frees the child's slot and queues its completion for JS (the mutex held).
+fn retire(id: u32, c: *Child, done: abi.Completion) void {
+    sys.close(c.pidfd);
+    c.live = false;
+    free_slots[free_count] = id & (max_children - 1);
+    free_count += 1;
+    std.debug.assert(ring_len < ring.len);
+    ring[(ring_head + ring_len) % ring.len] = done;
+    ring_len += 1;
 }
 
 fn watch(fd: i32, id: u32, is_err_pipe: bool) void {
@@ -210,13 +226,7 @@ fn reap(id: u32, c: *Child) void {
         done.errno = sys.errnoOf(rc);
     }
     unwatch(c.pidfd);
-    sys.close(c.pidfd);
-    c.live = false;
-    free_slots[free_count] = id & (max_children - 1);
-    free_count += 1;
-    std.debug.assert(ring_len < ring.len);
-    ring[(ring_head + ring_len) % ring.len] = done;
-    ring_len += 1;
+    retire(id, c, done);
 }
 
 pub fn completion(id: u32, pid: i32, info: *const sys.Siginfo, usage: *const linux.rusage) abi.Completion {
@@ -264,14 +274,7 @@ fn rusageOf(u: *const linux.rusage) abi.Rusage {
 pub fn addForeign(pid: i32, pidfd: i32) ?u32 {
     mutex.lock();
     defer mutex.unlock();
-    if (free_count == 0 or ring_len + (max_children - free_count) >= max_children) return null;
-    free_count -= 1;
-    const index = free_slots[free_count];
-    const c = &table[index];
-    c.generation = (c.generation +% 1) & ((1 << (32 - index_bits)) - 1);
-    if (c.generation == 0) c.generation = 1;
-    c.* = .{ .pid = pid, .pidfd = pidfd, .launch = null, .generation = c.generation, .live = true };
-    return idOf(index, c);
+    return claim(pid, pidfd, null);
 }
 
 /// Queues the completion of a child registered with addForeign and wakes JS as the reaper does.
@@ -282,13 +285,7 @@ pub fn postForeign(id: u32, done: abi.Completion) void {
         var posted = done;
         posted.id = id;
         posted.pid = c.pid;
-        sys.close(c.pidfd); // only used for kill(): never in our epoll set
-        c.live = false;
-        free_slots[free_count] = id & (max_children - 1);
-        free_count += 1;
-        std.debug.assert(ring_len < ring.len);
-        ring[(ring_head + ring_len) % ring.len] = posted;
-        ring_len += 1;
+        retire(id, c, posted); // its pidfd served kill() only: never in our epoll set
         if (!notified) {
             notified = true;
             wake = true;
