@@ -390,7 +390,7 @@ fn prepare(launch: *Launch, p: Parsed, parent_fds: []i32, made: *Made) ?Failure 
     }
     if (credentialsRefused(launch.args.credentials)) |errno| return .{ .stage = .credentials, .errno = errno };
     // The death-signal check compares getppid() with the process that clones (not a thread id).
-    launch.args.parent_pid = sys.getpid();
+    if (launch.args.death_signal != 0) launch.args.parent_pid = sys.getpid();
 
     const sources = @constCast(launch.args.sources);
     for (p.slots, 0..) |slot, i| {
