@@ -73,6 +73,12 @@ function drain(): void {
 const notify = new JSCallback(drain, { args: [], returns: "void", threadsafe: true });
 
 const version = native.forkless_init(notify.ptr);
+if (version === 0xffffffff) {
+  notify.close();
+  throw new Error(
+    "forkless: already loaded by another thread of this process (a Worker or the main thread); the engine reports exits to one JS thread, so launch every child from that one",
+  );
+}
 if (version !== ABI_VERSION) {
   throw new Error(`forkless: engine ABI ${version} does not match ${ABI_VERSION} (or the engine could not start); rebuild with \`npm run build\``);
 }

@@ -15,9 +15,15 @@ fn initEngine() void {
     if (init_errno == 0) init_errno = reaper.init(notify_fn);
 }
 
+/// Returned by forkless_init to a second caller: completions go to the first one's thread.
+const already_listening: u32 = 0xFFFF_FFFF;
+var listening = std.atomic.Value(bool).init(false);
+
 /// Starts the engine (once) and returns the ABI version, or 0 if it could not start.
-/// `notify` is called from the reaper thread when completions are waiting.
+/// `notify` is called from the reaper thread when completions are waiting. Only one caller
+/// (one JS thread) can hear of exits; a second one gets `already_listening`.
 export fn forkless_init(notify: ?reaper.Notify) u32 {
+    if (listening.swap(true, .acq_rel)) return already_listening;
     notify_fn = notify;
     init_once.call();
     return if (init_errno == 0) abi.version else 0;
