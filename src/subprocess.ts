@@ -2,13 +2,21 @@
 // child's end from the reaper (through native.ts), and holds the event loop open while a ref'd
 // child runs: a threadsafe JSCallback alone does not keep Bun alive.
 import type { FileSink } from "bun";
-import { launch, setCompletionHandler, signalChild, type Completion, type Launched, type LaunchFailure } from "./native.ts";
+import {
+  closeFd,
+  launch,
+  readAvailable,
+  setCompletionHandler,
+  signalChild,
+  type Completion,
+  type Launched,
+  type LaunchFailure,
+} from "./native.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import { launchError } from "./errors.ts";
 import { cgroupError, stage_cgroup } from "./child-setup.ts";
 import { killTree } from "./kill-tree.ts";
 import { readableFromFd, sinkFromFd, closeWhenCollected, forget, retireSink, givenFd } from "./stdio.ts";
-import { closeFd, readAvailable } from "./native.ts";
 import { feedStream, withSources } from "./stdio-sources.ts";
 import { signalName, signalNumber } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
