@@ -372,20 +372,27 @@ fn sendFrame(sock: i32, head: []const u8, body: []const u8, fds: []const i32) i3
     }
 }
 
+/// The session and the slice of parent fds a spawn through `handle` works with.
+const Target = struct { session: *Session, parent_fds: []i32 };
+
+fn targetOf(handle: u32, request: []const u8, parent_fds_out: [*]i32) union(enum) { ok: Target, failed: launch.Failure } {
+    const s = lookup(handle) orelse return .{ .failed = .{ .stage = lost_stage, .errno = lost_errno } };
+    const count = slotCount(request) orelse return .{ .failed = .{ .stage = .resource, .errno = sys.EINVAL } };
+    return .{ .ok = .{ .session = s, .parent_fds = parent_fds_out[0..count] } };
+}
+
 pub fn spawn(handle: u32, request: []const u8, result: *abi.SpawnResult, parent_fds_out: [*]i32) void {
     result.* = .{ .id = 0, .pid = -1, .stage = .none, .errno = 0 };
-    const s = lookup(handle) orelse {
-        result.stage = lost_stage;
-        result.errno = lost_errno;
-        return;
+    const t = switch (targetOf(handle, request, parent_fds_out)) {
+        .ok => |t| t,
+        .failed => |f| {
+            result.stage = f.stage;
+            result.errno = f.errno;
+            return;
+        },
     };
-    const count = slotCount(request) orelse {
-        result.stage = .resource;
-        result.errno = sys.EINVAL;
-        return;
-    };
-    const parent_fds = parent_fds_out[0..count];
-    switch (spawnThrough(s, request, parent_fds, false)) {
+    const parent_fds = t.parent_fds;
+    switch (spawnThrough(t.session, request, parent_fds, false)) {
         .ok => |l| {
             result.id = l.id;
             result.pid = l.pid;
@@ -408,22 +415,20 @@ fn closeAll(fds: []i32) void {
 // ---------------------------------------------------------------------------------------------
 // spawnSync through the helper: gather stdout and stderr here, then take the helper's report.
 
-
 pub fn spawnSync(handle: u32, request: []const u8, out: *abi.SyncResult, parent_fds_out: [*]i32, limits: sync_mod.Limits) void {
     out.* = std.mem.zeroes(abi.SyncResult);
     out.pid = -1;
     const deadline_ns = sync_mod.deadlineOf(limits);
-    const s = lookup(handle) orelse {
-        out.stage = lost_stage;
-        out.errno = lost_errno;
-        return;
+    const t = switch (targetOf(handle, request, parent_fds_out)) {
+        .ok => |t| t,
+        .failed => |f| {
+            out.stage = f.stage;
+            out.errno = f.errno;
+            return;
+        },
     };
-    const count = slotCount(request) orelse {
-        out.stage = .resource;
-        out.errno = sys.EINVAL;
-        return;
-    };
-    const parent_fds = parent_fds_out[0..count];
+    const s = t.session;
+    const parent_fds = t.parent_fds;
     const l = switch (spawnThrough(s, request, parent_fds, true)) {
         .ok => |l| l,
         .failed => |f| {
