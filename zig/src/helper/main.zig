@@ -291,7 +291,11 @@ fn settle(c: *Child) void {
     const report = reaper.readReport(l.err_fd);
     c.stage = report.stage;
     c.errno = report.errno;
-    sys.close(l.err_fd); // also leaves the epoll set
+    // close() alone would not leave the epoll set while a child between clone and exec still
+    // holds a copy of this fd (it holds copies of all of ours): the ready pipe would be
+    // reported again and again. Remove it explicitly first, as reap() does for the pidfd.
+    _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, l.err_fd, null);
+    sys.close(l.err_fd);
     l.release();
     c.pending = null;
 }
