@@ -163,7 +163,19 @@ fn claim(sock: i32) ?*Session {
     for (&sessions, 0..) |*s, index| {
         if (s.in_use) continue;
         const generation = (s.generation +% 1) & 0xffffff;
-        s.* = .{ .in_use = true, .generation = if (generation == 0) 1 else generation, .sock = sock, .connected = true, .entries = entries, .free_tags = free_tags, .free_count = max_inflight };
+        // Field by field, never `s.* = .{…}`: the reader thread may still be on its way out of
+        // this slot's last session (freeIfDone runs inside readSession, before its deferred
+        // read_mutex.unlock()), and resetting a mutex it holds makes that unlock fail.
+        s.in_use = true;
+        s.generation = if (generation == 0) 1 else generation;
+        s.sock = sock;
+        s.helper_id = 0;
+        s.connected = true;
+        s.released = false;
+        s.reply = null;
+        s.entries = entries;
+        s.free_tags = free_tags;
+        s.free_count = max_inflight;
         for (entries) |*e| e.* = .{};
         for (free_tags, 0..) |*t, i| t.* = @intCast(max_inflight - 1 - i);
         var ev = linux.epoll_event{ .events = linux.EPOLL.IN, .data = .{ .u64 = index } };
