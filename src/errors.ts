@@ -116,7 +116,7 @@ export function executableNotFound(command: string): Error {
   return error;
 }
 
-/** Engine failure stages (see the engine's error pipe record). */
+/** Engine failure stages (zig/src/abi.zig Stage; a failed child leaves one in its launch). */
 export const launch_stage = { cwd: 1, exec: 2, resource: 3, reaped_elsewhere: 10 } as const;
 
 const EMFILE = 24;

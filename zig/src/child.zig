@@ -6,8 +6,9 @@ const sys = @import("sys.zig");
 const fdplan = @import("fdplan.zig");
 const abi = @import("abi.zig");
 
-/// Everything the child reads. The engine keeps it (and the stack) alive until the error pipe
-/// says the child exec'd or failed; the child never writes to it.
+/// Everything the child reads. The engine keeps it (and the stack) alive until the kernel clears
+/// the launch's exec word (CLONE_CHILD_CLEARTID: at execve, or at exit). The child writes only
+/// `report`, and only when it fails.
 pub const Args = struct {
     file: [*:0]const u8,
     argv: [*:null]const ?[*:0]const u8,
@@ -19,8 +20,9 @@ pub const Args = struct {
     controlling_tty: bool,
     /// sources[i]: the parent fd to place at child fd i, -1 for none.
     sources: []const i32,
-    /// The write end of the O_CLOEXEC error pipe: EOF at exec, a Report on failure.
-    err_fd: i32,
+    /// Where a failed child leaves {stage, errno} before it exits (engine memory: CLONE_VM). The
+    /// parent reads it only once the exec word is clear, which the kernel does after this write.
+    report: *Report,
     /// The rest is the optional setup (uid, gid, limits, parent death); the defaults do nothing.
     credentials: Credentials = .{},
     /// Applied in order after the fd plan (a lowered RLIMIT_NOFILE must not get in its way).
@@ -42,7 +44,7 @@ pub const Credentials = struct {
     gid: u32 = 0,
 };
 
-/// What a failed child writes to the error pipe before it exits.
+/// What a failed child leaves in the launch before it exits.
 pub const Report = extern struct { stage: abi.Stage, errno: i32 };
 
 pub const exit_code_on_failure = 127;
@@ -52,10 +54,8 @@ pub const exit_code_on_failure = 127;
 pub fn main(arg: usize) callconv(.c) u8 {
     @setRuntimeSafety(false);
     const args: *const Args = @ptrFromInt(arg);
-    var err_fd = args.err_fd;
-    const failed = if (joinCgroupV1(args.cgroup_procs_fd)) |report| report else run(args, &err_fd);
-    const report = Report{ .stage = failed.stage, .errno = failed.errno };
-    _ = sys.write(err_fd, std.mem.asBytes(&report));
+    const failed = if (joinCgroupV1(args.cgroup_procs_fd)) |report| report else run(args);
+    @as(*volatile Report, args.report).* = failed;
     sys.exitGroup(exit_code_on_failure);
 }
 
@@ -68,7 +68,7 @@ fn joinCgroupV1(procs_fd: i32) ?Report {
     return null;
 }
 
-fn run(args: *const Args, err_fd: *i32) Report {
+fn run(args: *const Args) Report {
     @setRuntimeSafety(false);
     // Every handler back to SIG_DFL, ignored ones too: a handler address means nothing after
     // exec anyway, and an inherited SIG_IGN (SIGPIPE in most runtimes) breaks ordinary programs.
@@ -91,7 +91,7 @@ fn run(args: *const Args, err_fd: *i32) Report {
     const n = args.sources.len;
     for (0..n) |i| sources[i] = args.sources[i];
     var real = fdplan.Real{};
-    const plan_err = fdplan.apply(&real, sources[0..n], err_fd);
+    const plan_err = fdplan.apply(&real, sources[0..n]);
     if (plan_err != 0) return .{ .stage = .fd, .errno = plan_err };
     if (args.controlling_tty) {
         // A new session has no controlling terminal; a terminal opened as fd 0 becomes it here.

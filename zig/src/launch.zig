@@ -16,8 +16,11 @@ pub const Launch = struct {
     args: child.Args,
     block: []align(16) u8,
     stack: []align(std.heap.page_size_min) u8,
-    /// Read end of the error pipe; the reaper (or spawnSync) reads it.
-    err_fd: i32,
+    /// 1 until the kernel clears it (CLONE_CHILD_CLEARTID) when the child execs or exits: from
+    /// then on the child touches neither its stack nor this launch. Read with `settled`.
+    exec_word: i32 align(4),
+    /// A failed child's {stage, errno} (child.Args.report points here); none after an exec.
+    report: child.Report,
     pid: i32,
     pidfd: i32,
     /// Read by the parent only, before clone: the child enters the cwd by fd.
@@ -30,7 +33,12 @@ pub const Launch = struct {
     /// What child.Args.rlimits points into: the child reads it, so it lives as long as Args.
     setup: Setup,
 
-    /// Frees what the child was using. Only after EOF or a report on the error pipe.
+    /// Whether the child has exec'd or exited, so `report` is final and `release` is safe.
+    pub fn settled(self: *const Launch) bool {
+        return @atomicLoad(i32, &self.exec_word, .acquire) == 0;
+    }
+
+    /// Frees what the child was using. Only once `settled`.
     pub fn release(self: *Launch) void {
         stacks.put(self.stack);
         if (self.base) |t| t.unref();
@@ -203,11 +211,12 @@ fn build(p: Parsed, base: ?*Template) ?*Launch {
             .detached = p.header.flags & abi.flag_detached != 0 or (if (base) |t| t.detached else false),
             .controlling_tty = p.header.flags & abi.flag_ctty != 0,
             .sources = sources[0..p.slots.len],
-            .err_fd = -1,
+            .report = undefined, // set below, once the launch has its address
         },
         .block = block,
         .stack = stack,
-        .err_fd = -1,
+        .exec_word = 1,
+        .report = .{ .stage = .none, .errno = 0 },
         .pid = -1,
         .pidfd = -1,
         .cwd_path = cwd_path,
@@ -220,6 +229,7 @@ fn build(p: Parsed, base: ?*Template) ?*Launch {
     launch.args.keep_nofile = setup.keep_nofile;
     launch.args.death_signal = setup.death_signal;
     launch.args.rlimits = launch.setup.rlimits[0..setup.rlimit_count];
+    launch.args.report = &launch.report;
     return launch;
 }
 
@@ -343,14 +353,12 @@ fn envKey(entry: [*:0]const u8) []const u8 {
 const Made = struct {
     cwd_fd: i32 = -1,
     cgroup_fd: i32 = -1,
-    err_write: i32 = -1,
     child_ends: [abi.max_slots]i32 = undefined,
     child_end_count: usize = 0,
     launch: ?*Launch = null,
 
     fn closeChildEnds(self: *Made) void {
         for (self.child_ends[0..self.child_end_count]) |fd| sys.close(fd);
-        if (self.err_write >= 0) sys.close(self.err_write);
         if (self.cwd_fd >= 0) sys.close(self.cwd_fd);
         if (self.cgroup_fd >= 0) sys.close(self.cgroup_fd);
         self.* = .{};
@@ -361,7 +369,6 @@ const Made = struct {
             sys.close(fd.*);
             fd.* = -1;
         };
-        if (self.launch) |l| if (l.err_fd >= 0) sys.close(l.err_fd);
         self.closeChildEnds();
     }
 };
@@ -414,12 +421,6 @@ fn prepare(launch: *Launch, p: Parsed, parent_fds: []i32, made: *Made) ?Failure 
             _ => return .{ .stage = .resource, .errno = sys.EINVAL },
         };
     }
-    var pipe: [2]i32 = undefined;
-    const rc = linux.pipe2(&pipe, .{ .CLOEXEC = true });
-    if (sys.errnoOf(rc) != 0) return .{ .stage = .resource, .errno = sys.errnoOf(rc) };
-    launch.err_fd = pipe[0];
-    launch.args.err_fd = pipe[1];
-    made.err_write = pipe[1];
     return null;
 }
 
@@ -456,6 +457,7 @@ fn checkExecutable(dir: i32, file: [*:0]const u8) ?i32 {
 const CLONE_VM = 0x100;
 const CLONE_PIDFD = 0x1000;
 const CLONE_VFORK = 0x4000;
+const CLONE_CHILD_CLEARTID = 0x200000;
 
 /// CLONE_VM without CLONE_VFORK: the parent returns at once while the child runs on its own
 /// stack in our memory. No exit signal (the low byte is 0) until exec, where the kernel resets it
@@ -468,12 +470,15 @@ fn clone(launch: *Launch, vfork: bool) ?i32 {
     _ = sys.sigprocmask(sys.SIG_SETMASK, &all, &old);
     defer _ = sys.sigprocmask(sys.SIG_SETMASK, &old, null);
     var pidfd: i32 = -1;
-    const flags: u32 = CLONE_VM | CLONE_PIDFD | @as(u32, if (vfork) CLONE_VFORK else 0);
+    // CLONE_CHILD_CLEARTID: the kernel zeroes exec_word when the child execs or exits (its
+    // mm_release, since it shares our mm): that is how we learn the stack is free, with no pipe.
+    const flags: u32 = CLONE_VM | CLONE_PIDFD | CLONE_CHILD_CLEARTID | @as(u32, if (vfork) CLONE_VFORK else 0);
+    const exec_word = &launch.exec_word;
     const top = @intFromPtr(launch.stack.ptr) + launch.stack.len;
     var rc = if (launch.cgroup_fd >= 0)
         cloneIntoCgroup(launch, flags, &pidfd)
     else
-        linux.clone(child.main, top, flags, @intFromPtr(&launch.args), &pidfd, 0, null);
+        linux.clone(child.main, top, flags, @intFromPtr(&launch.args), &pidfd, 0, exec_word);
     if (launch.cgroup_fd >= 0 and sys.errnoOf(rc) == sys.EBADF) {
         // Not a cgroup v2 directory: a v1 hierarchy (or no cgroup at all, which the open of
         // cgroup.procs reports, ENOENT). The child joins by writing to cgroup.procs itself.
@@ -481,7 +486,7 @@ fn clone(launch: *Launch, vfork: bool) ?i32 {
         if (sys.errnoOf(procs) != 0) return sys.errnoOf(procs);
         launch.args.cgroup_procs_fd = sys.asFd(procs);
         defer sys.close(launch.args.cgroup_procs_fd); // the child has its own copy from clone on
-        rc = linux.clone(child.main, top, flags, @intFromPtr(&launch.args), &pidfd, 0, null);
+        rc = linux.clone(child.main, top, flags, @intFromPtr(&launch.args), &pidfd, 0, exec_word);
     }
     if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
     launch.pid = @intCast(rc);
@@ -549,6 +554,7 @@ fn cloneIntoCgroup(launch: *Launch, flags: u32, pidfd: *i32) usize {
     const args = sys.CloneArgs{
         .flags = @as(u64, flags) | sys.CLONE_INTO_CGROUP,
         .pidfd = @intFromPtr(pidfd),
+        .child_tid = @intFromPtr(&launch.exec_word),
         .stack = @intFromPtr(launch.stack.ptr),
         .stack_size = launch.stack.len,
         .cgroup = @intCast(launch.cgroup_fd),
@@ -628,14 +634,12 @@ const TestRequest = struct {
         switch (start(r.buf[0..r.len], &fds, true, null)) {
             .failed => |f| return .{ .failed = f },
             .ok => |l| {
-                var report = child.Report{ .stage = .none, .errno = 0 };
-                const n = sys.read(l.err_fd, std.mem.asBytes(&report));
-                sys.close(l.err_fd);
                 var info: sys.Siginfo = undefined;
                 _ = sys.waitid(sys.P_PIDFD, l.pidfd, &info, sys.WEXITED | sys.__WALL, null);
                 sys.close(l.pidfd);
+                const report = l.report;
                 l.release();
-                if (n == @sizeOf(child.Report)) return .{ .failed = .{ .stage = report.stage, .errno = report.errno } };
+                if (report.stage != .none) return .{ .failed = .{ .stage = report.stage, .errno = report.errno } };
                 return .{ .exited = info.status };
             },
         }

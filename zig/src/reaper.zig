@@ -1,5 +1,6 @@
-//! One thread that watches every async child: epoll over each child's error pipe (EOF = it
-//! exec'd, so its stack and request can be freed) and its pidfd (readable = it ended). It reaps
+//! One thread that watches every async child: epoll over its pidfd (readable = it ended), and on
+//! every wake (at least every few ms while any is pending) the exec word of each child not yet
+//! known to have exec'd (zeroed by the kernel = its stack and request can be freed). It reaps
 //! exactly that child with waitid(P_PIDFD) — never waitpid(-1), which would steal Bun's — and
 //! queues a Completion for JS, which it wakes through one notify callback per batch.
 const std = @import("std");
@@ -13,7 +14,7 @@ const Launch = launch_mod.Launch;
 const Child = struct {
     pid: i32 = -1,
     pidfd: i32 = -1,
-    /// Until the error pipe spoke: the launch (stack, request) the child may still be using.
+    /// Until its exec word clears: the launch (stack, request) the child may still be using.
     launch: ?*Launch = null,
     stage: abi.Stage = .none,
     errno: i32 = 0,
@@ -33,6 +34,9 @@ var mutex: std.Thread.Mutex = .{};
 var table: []Child = &.{};
 var free_slots: []u32 = &.{};
 var free_count: usize = 0;
+/// Ids of children whose launch is still held (not known to have exec'd), at most max_children.
+var pending: []u32 = &.{};
+var pending_count: usize = 0;
 /// A ring of completions waiting for JS. Never fuller than max_children: a child leaves the
 /// table before its completion enters the ring, and add() checks both together.
 var ring: []abi.Completion = &.{};
@@ -49,6 +53,7 @@ pub fn init(notify_fn: ?Notify) i32 {
     const pages = std.heap.page_allocator;
     table = pages.alloc(Child, max_children) catch return sys.ENOMEM;
     free_slots = pages.alloc(u32, max_children) catch return sys.ENOMEM;
+    pending = pages.alloc(u32, max_children) catch return sys.ENOMEM;
     ring = pages.alloc(abi.Completion, max_children) catch return sys.ENOMEM;
     for (table, 0..) |*c, i| {
         c.* = .{};
@@ -78,8 +83,10 @@ pub fn add(launch: *Launch) ?u32 {
     mutex.lock();
     defer mutex.unlock();
     const id = claim(launch.pid, launch.pidfd, launch) orelse return null;
-    watch(launch.err_fd, id, true);
-    watch(launch.pidfd, id, false);
+    watch(launch.pidfd, id);
+    std.debug.assert(pending_count < pending.len);
+    pending[pending_count] = id;
+    pending_count += 1;
     return id;
 }
 
@@ -89,8 +96,7 @@ pub fn abandon(launch: *Launch) void {
     var info: sys.Siginfo = undefined;
     _ = sys.waitid(sys.P_PIDFD, launch.pidfd, &info, sys.WEXITED | sys.__WALL, null);
     sys.close(launch.pidfd);
-    sys.close(launch.err_fd);
-    launch.release();
+    launch.release(); // reaped: the kernel cleared its exec word at exit
 }
 
 /// Takes a free slot for a child (the mutex held); null when the tables are full.
@@ -117,8 +123,8 @@ fn retire(id: u32, c: *Child, done: abi.Completion) void {
     ring_len += 1;
 }
 
-fn watch(fd: i32, id: u32, is_err_pipe: bool) void {
-    var ev = linux.epoll_event{ .events = linux.EPOLL.IN, .data = .{ .u64 = (@as(u64, id) << 1) | @intFromBool(is_err_pipe) } };
+fn watch(fd: i32, id: u32) void {
+    var ev = linux.epoll_event{ .events = linux.EPOLL.IN, .data = .{ .u64 = id } };
     // Cannot fail for a fresh, valid fd on our own epoll short of ENOMEM; then we would never
     // hear of the child, so treat it as fatal rather than leak a zombie silently.
     const rc = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_ADD, fd, &ev);
@@ -127,7 +133,7 @@ fn watch(fd: i32, id: u32, is_err_pipe: bool) void {
 
 /// Leaves the epoll set before the fd is closed. close() alone is not enough: a child that is
 /// still between clone and exec holds copies of every fd we had when it was cloned (other
-/// children's error pipes and pidfds among them), so the file stays registered and, being ready,
+/// children's pidfds among them), so the file stays registered and, being ready,
 /// would be reported again and again until that child execs: a busy loop.
 fn unwatch(fd: i32) void {
     _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, fd, null);
@@ -157,21 +163,21 @@ pub fn drain(out: []abi.Completion) usize {
 fn loop() void {
     var events: [64]linux.epoll_event = undefined;
     while (true) {
-        const rc = linux.epoll_wait(epoll_fd, &events, events.len, -1);
+        // While some child has not exec'd yet, wake now and then to free its stack once it has:
+        // nothing signals an exec (that is what saves a pipe and a wakeup per spawn).
+        const timeout_ms: i32 = if (@atomicLoad(usize, &pending_count, .monotonic) > 0) settle_poll_ms else -1;
+        const rc = linux.epoll_wait(epoll_fd, &events, events.len, timeout_ms);
         if (sys.errnoOf(rc) == sys.EINTR) continue;
         if (sys.errnoOf(rc) != 0) std.debug.panic("forkless: epoll_wait failed with errno {d}", .{sys.errnoOf(rc)});
         var wake = false;
         mutex.lock();
         for (events[0..rc]) |ev| {
-            const id: u32 = @intCast(ev.data.u64 >> 1);
+            const id: u32 = @intCast(ev.data.u64);
             const c = lookup(id) orelse continue;
-            if (ev.data.u64 & 1 != 0) {
-                execSettled(c);
-            } else {
-                reap(id, c);
-                wake = true;
-            }
+            reap(id, c);
+            wake = true;
         }
+        settlePending();
         if (wake and !notified) {
             notified = true;
         } else wake = false;
@@ -180,32 +186,39 @@ fn loop() void {
     }
 }
 
-/// The error pipe spoke: EOF (the child exec'd) or a Report (it failed and is exiting). Either
-/// way the child no longer touches its stack or request.
+/// How often, at most, the reaper looks for children that exec'd while nothing else happens.
+const settle_poll_ms = 20;
+
+/// Frees the stack and request of every pending child that has exec'd or exited (the mutex
+/// held), and forgets the ids of children reaped meanwhile.
+fn settlePending() void {
+    var i: usize = 0;
+    while (i < pending_count) {
+        const c = lookup(pending[i]);
+        if (c) |child_entry| if (child_entry.launch) |l| if (!l.settled()) {
+            i += 1;
+            continue;
+        };
+        if (c) |child_entry| execSettled(child_entry);
+        pending_count -= 1;
+        pending[i] = pending[pending_count];
+    }
+}
+
+/// The child exec'd or failed (its exec word is clear): it no longer touches its stack or
+/// request, and a failure has left its report there.
 fn execSettled(c: *Child) void {
     const l = c.launch orelse return;
-    const report = readReport(l.err_fd);
-    c.stage = report.stage;
-    c.errno = report.errno;
-    unwatch(l.err_fd);
-    sys.close(l.err_fd);
+    std.debug.assert(l.settled());
+    c.stage = l.report.stage;
+    c.errno = l.report.errno;
     l.release();
     c.launch = null;
 }
 
-pub fn readReport(err_fd: i32) child.Report {
-    var report = child.Report{ .stage = .none, .errno = 0 };
-    while (true) {
-        const n = sys.read(err_fd, std.mem.asBytes(&report));
-        if (sys.errnoOf(n) == sys.EINTR) continue;
-        if (n != @sizeOf(child.Report)) report = .{ .stage = .none, .errno = 0 };
-        return report;
-    }
-}
-
 /// The pidfd is readable: the child ended. Reap it and queue its completion.
 fn reap(id: u32, c: *Child) void {
-    execSettled(c); // its error pipe is at EOF or holds the report by now
+    execSettled(c); // it exited, so the kernel has cleared its exec word
     var info: sys.Siginfo = undefined;
     var usage: linux.rusage = undefined;
     const rc = sys.waitid(sys.P_PIDFD, c.pidfd, &info, sys.WEXITED | sys.__WALL, &usage);

@@ -39,9 +39,10 @@ pub fn runLimited(request: []const u8, parent_fds: []i32, out: *abi.SyncResult, 
             return;
         },
     };
-    // CLONE_VFORK: the child has exec'd or died, so the error pipe is at EOF or holds a report.
-    const report = reaper.readReport(launch.err_fd);
-    sys.close(launch.err_fd);
+    // CLONE_VFORK: the child has exec'd or died, so its exec word is clear and a failure has
+    // left its report.
+    std.debug.assert(launch.settled());
+    const report = launch.report;
     const pid = launch.pid;
     const pidfd = launch.pidfd;
     launch.release();

@@ -25,7 +25,7 @@ const Child = struct {
     tag: u32 = 0,
     pid: i32 = -1,
     pidfd: i32 = -1,
-    /// Until the error pipe spoke: the launch (stack, request copy) the child may still use.
+    /// Until its exec word clears: the launch (stack, request copy) the child may still use.
     pending: ?*launch.Launch = null,
     stage: abi.Stage = .none,
     errno: i32 = 0,
@@ -46,7 +46,7 @@ var connected = true;
 var frame: []align(8) u8 = &.{};
 
 /// What an epoll event is about: the low two bits, then the child index, then its generation.
-const Source = enum(u2) { socket = 0, signals = 1, err_pipe = 2, pidfd = 3 };
+const Source = enum(u2) { socket = 0, signals = 1, unused = 2, pidfd = 3 };
 
 fn eventData(source: Source, index: usize) u64 {
     return (@as(u64, children[index].generation) << 32) | (@as(u64, index) << 2) | @intFromEnum(source);
@@ -120,18 +120,26 @@ fn watch(fd: i32, data: u64) !void {
 /// Waits up to `timeout_ms` (-1: forever) and handles what arrived.
 fn serveOnce(timeout_ms: i32) void {
     var events: [64]linux.epoll_event = undefined;
-    const rc = linux.epoll_wait(epoll_fd, &events, events.len, timeout_ms);
+    // Nothing signals an exec: while a launch is held, look again every few ms to free it.
+    const wait_ms = if (pending_count > 0 and (timeout_ms < 0 or timeout_ms > settle_poll_ms)) settle_poll_ms else timeout_ms;
+    const rc = linux.epoll_wait(epoll_fd, &events, events.len, wait_ms);
     if (sys.errnoOf(rc) == sys.EINTR) return;
     if (sys.errnoOf(rc) != 0) std.process.exit(2);
     for (events[0..rc]) |ev| {
         switch (@as(Source, @enumFromInt(ev.data.u64 & 3))) {
             .socket => receive(),
             .signals => onSignals(),
-            .err_pipe => if (childOf(ev.data.u64)) |c| settle(c),
             .pidfd => if (childOf(ev.data.u64)) |c| reap(c),
+            .unused => unreachable,
         }
     }
+    if (pending_count > 0) for (children[0..high_water]) |*c| if (c.live) settle(c);
 }
+
+/// How often, at most, launches not yet known to have exec'd are looked at.
+const settle_poll_ms = 20;
+/// Children whose launch (stack, request) is still held.
+var pending_count: usize = 0;
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -199,7 +207,7 @@ fn spawn(bytes: []u8, fds: []const i32, flags: u32) void {
             const index = freeIndex();
             children[index] = .{ .live = true, .tag = head.tag, .pid = l.pid, .pidfd = l.pidfd, .pending = l, .generation = children[index].generation +% 1 };
             child_count += 1;
-            watch(l.err_fd, eventData(.err_pipe, index)) catch settle(&children[index]);
+            pending_count += 1;
             watch(l.pidfd, eventData(.pidfd, index)) catch {
                 // Never watched, never reaped: take it back now rather than leak a zombie.
                 _ = sys.pidfdSendSignal(l.pidfd, sys.SIGKILL);
@@ -285,19 +293,16 @@ fn lostMain() void {
 // ---------------------------------------------------------------------------------------------
 // Children
 
-/// The error pipe spoke: the child exec'd (EOF) or failed (a report); its stack is free again.
+/// The child exec'd or failed (the kernel cleared its exec word): its stack is free again, and
+/// a failure has left its report in the launch.
 fn settle(c: *Child) void {
     const l = c.pending orelse return;
-    const report = reaper.readReport(l.err_fd);
-    c.stage = report.stage;
-    c.errno = report.errno;
-    // close() alone would not leave the epoll set while a child between clone and exec still
-    // holds a copy of this fd (it holds copies of all of ours): the ready pipe would be
-    // reported again and again. Remove it explicitly first, as reap() does for the pidfd.
-    _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, l.err_fd, null);
-    sys.close(l.err_fd);
+    if (!l.settled()) return;
+    c.stage = l.report.stage;
+    c.errno = l.report.errno;
     l.release();
     c.pending = null;
+    pending_count -= 1;
 }
 
 /// One of our launched children ended: reap exactly it and report.
