@@ -72,7 +72,10 @@ describe("exit status and output", () => {
       const p = spawn(["true"]);
       // Without yielding to the event loop, wait until the child has surely ended (a zombie, or
       // already reaped): the fields must not change under synchronous code.
-      while (isAlive(p.pid));
+      // Bounded, so a test can never spin forever (a reused pid would look alive): a hang guard,
+      // not a speed assertion.
+      const give_up = performance.now() + 10_000;
+      while (isAlive(p.pid) && performance.now() < give_up);
       const sync = fields(p);
       await p.exited;
       return { sync, after: fields(p) };
