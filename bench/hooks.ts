@@ -1,12 +1,15 @@
 // Hook rows for forkless's extras, added only when src/index.ts exports them: template() (issue 5)
 // and Container (issue 4); otherwise the table says "not available". Both are driven through the
 // same Launcher as every other column, so a hook row runs exactly its base row's scenario.
+import { readFileSync } from "node:fs";
 import { bunLikeLauncher, type Launcher } from "./launchers.ts";
 
 /** A launcher plus what must be released after its row. */
 export interface Hook {
   launcher: Launcher;
   dispose(): Promise<void> | void;
+  /** A footnote for the row, read after its rounds and before dispose(). */
+  note?(): string | undefined;
 }
 
 interface TemplateLike {
@@ -47,10 +50,23 @@ export function templateHook(forkless: Record<string, unknown>): Hook | string {
 /** Spawns through one forkless Container, whose helper process holds almost no fds. */
 export function containerHook(forkless: Record<string, unknown>): Hook | string {
   if (!("Container" in forkless)) return "not available (src/index.ts exports no Container)";
-  const Container = forkless.Container as new () => { spawn: typeof Bun.spawn; spawnSync: typeof Bun.spawnSync; close(): Promise<void> };
+  const Container = forkless.Container as new () => { spawn: typeof Bun.spawn; spawnSync: typeof Bun.spawnSync; close(): Promise<void>; helperPid?: number };
   const container = new Container();
   return {
     launcher: bunLikeLauncher({ spawn: container.spawn.bind(container), spawnSync: container.spawnSync.bind(container) }, "forkless Container"),
     dispose: () => container.close(),
+    note: () => helperMemory(container.helperPid),
   };
+}
+
+/** The helper's resident set now and at its peak (issue 4's goal: under 1 MiB). */
+function helperMemory(pid: number | undefined): string | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "latin1");
+    const field = (name: string) => status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, "m"))?.[1];
+    return `the Container's helper (pid ${pid}): resident ${field("VmRSS")} kB, peak ${field("VmHWM")} kB`;
+  } catch {
+    return undefined;
+  }
 }

@@ -71,6 +71,8 @@ export async function hookRow(ctx: RowContext, metric: Metric, make: () => Hook 
   }
   try {
     await sequentialRow(ctx, metric, op, cOptions, hook.launcher, scale(ctx.full).heavy_rounds);
+    const note = hook.note?.();
+    if (note) metric.note = [metric.note, note].filter(Boolean).join("; ");
   } finally {
     // A hung child keeps a Container's close() waiting: bounded, and said, not awaited forever.
     await withDeadline(Promise.resolve(hook.dispose()), 3_000, "releasing the hook (close())").catch((error) => {
