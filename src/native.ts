@@ -25,6 +25,12 @@ const lib = dlopen(libraryPath, {
   forkless_template_spawn: { args: ["usize", "ptr", "usize", "ptr"], returns: "i32" },
   forkless_template_spawn_sync: { args: ["usize", "ptr", "usize", "ptr", "ptr", "u64", "u64", "i32"], returns: "i32" },
   forkless_template_close: { args: ["usize"], returns: "void" },
+  // The container (src/container.ts): a session is one helper process.
+  forkless_container_open: { args: ["ptr", "i32", "ptr"], returns: "i32" },
+  forkless_container_spawn: { args: ["u32", "ptr", "usize", "ptr"], returns: "i32" },
+  forkless_container_spawn_sync: { args: ["u32", "ptr", "usize", "ptr", "ptr", "u64", "u64", "i32"], returns: "i32" },
+  forkless_container_control: { args: ["u32", "u32", "i32"], returns: "i32" },
+  forkless_container_release: { args: ["u32"], returns: "void" },
 });
 const native = lib.symbols;
 
@@ -264,10 +270,23 @@ export function signalChild(id: number, signal: number): number {
   return native.forkless_kill(id, signal);
 }
 
+// The few libc calls JS needs (fds handed out by the engine, memfds, PTYs): one table.
 const libc = dlopen("libc.so.6", {
   close: { args: ["i32"], returns: "i32" },
   read: { args: ["i32", "ptr", "u64"], returns: "i32" },
-});
+  memfd_create: { args: ["ptr", "u32"], returns: "i32" },
+  openpty: { args: ["ptr", "ptr", "ptr", "ptr", "ptr"], returns: "i32" },
+  ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
+  tcgetattr: { args: ["i32", "ptr"], returns: "i32" },
+  tcsetattr: { args: ["i32", "i32", "ptr"], returns: "i32" },
+  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+  __errno_location: { args: [], returns: "ptr" },
+}).symbols;
+
+/** errno after a libc call above failed. */
+function lastErrno(): number {
+  return read.i32(libc.__errno_location()!, 0);
+}
 
 const readChunk = new Uint8Array(64 * 1024);
 
@@ -275,7 +294,7 @@ const readChunk = new Uint8Array(64 * 1024);
 export function readAvailable(fd: number): { bytes: Uint8Array; eof: boolean } {
   const parts: Uint8Array[] = [];
   for (;;) {
-    const n = libc.symbols.read(fd, readChunk, readChunk.length);
+    const n = libc.read(fd, readChunk, readChunk.length);
     if (n > 0) parts.push(readChunk.slice(0, n));
     else return { bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts), eof: n === 0 };
   }
@@ -283,36 +302,23 @@ export function readAvailable(fd: number): { bytes: Uint8Array; eof: boolean } {
 
 /** Closes an fd the engine handed to JS (a pipe end). */
 export function closeFd(fd: number): void {
-  libc.symbols.close(fd);
+  libc.close(fd);
 }
 
 // Buffer stdin (src/stdio-sources.ts): Bun hands the bytes to the child through a memfd.
-const memfdLib = dlopen("libc.so.6", {
-  memfd_create: { args: ["ptr", "u32"], returns: "i32" },
-  __errno_location: { args: [], returns: "ptr" },
-});
 /** The name Bun gives its memfds: the child's readlink of fd 0 shows "/memfd:spawn_stdio_stdin". */
 const memfd_name = Buffer.from("spawn_stdio_stdin\0");
 const MFD_CLOEXEC = 1;
 
 /** memfd_create with MFD_CLOEXEC: the new fd, or a negative errno. */
 export function createMemfd(): number {
-  const fd = memfdLib.symbols.memfd_create(memfd_name, MFD_CLOEXEC);
-  return fd >= 0 ? fd : -read.i32(memfdLib.symbols.__errno_location()!, 0);
+  const fd = libc.memfd_create(memfd_name, MFD_CLOEXEC);
+  return fd >= 0 ? fd : -lastErrno();
 }
 
 // ---------------------------------------------------------------------------------------------
 // Terminals (src/terminal.ts): openpty and the termios/winsize ioctls, straight from glibc.
 
-const ptyLib = dlopen("libc.so.6", {
-  openpty: { args: ["ptr", "ptr", "ptr", "ptr", "ptr"], returns: "i32" },
-  ioctl: { args: ["i32", "u64", "ptr"], returns: "i32" },
-  tcgetattr: { args: ["i32", "ptr"], returns: "i32" },
-  tcsetattr: { args: ["i32", "i32", "ptr"], returns: "i32" },
-  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
-  __errno_location: { args: [], returns: "ptr" },
-});
-const pty = ptyLib.symbols;
 const TIOCSWINSZ = 0x5414;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
@@ -323,54 +329,42 @@ const O_NONBLOCK = 0o4000;
 /** glibc's struct termios on Linux: four u32 flag words, c_line, c_cc[32], two speeds. */
 export const TERMIOS_BYTES = 60;
 
-function lastErrno(): number {
-  return read.i32(pty.__errno_location()!, 0);
-}
-
 /** A new PTY pair sized cols × rows, both FD_CLOEXEC (other launchers in the program must not
  * leak them), the master O_NONBLOCK (Bun.file reads need it). Returns [master, slave] or an errno. */
 export function openPty(cols: number, rows: number): [number, number] | number {
   const fds = new Int32Array(2);
   const size = new Uint16Array([rows, cols, 0, 0]);
-  if (pty.openpty(ptr(fds), ptr(fds, 4), null, null, ptr(size)) !== 0) return lastErrno();
-  pty.fcntl(fds[0]!, F_SETFD, FD_CLOEXEC);
-  pty.fcntl(fds[1]!, F_SETFD, FD_CLOEXEC);
-  pty.fcntl(fds[0]!, F_SETFL, pty.fcntl(fds[0]!, F_GETFL, 0) | O_NONBLOCK);
+  if (libc.openpty(ptr(fds), ptr(fds, 4), null, null, ptr(size)) !== 0) return lastErrno();
+  libc.fcntl(fds[0]!, F_SETFD, FD_CLOEXEC);
+  libc.fcntl(fds[1]!, F_SETFD, FD_CLOEXEC);
+  libc.fcntl(fds[0]!, F_SETFL, libc.fcntl(fds[0]!, F_GETFL, 0) | O_NONBLOCK);
   return [fds[0]!, fds[1]!];
 }
 
 /** A second O_CLOEXEC fd for the same open file, or -1. */
 export function dupFd(fd: number): number {
-  return pty.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  return libc.fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
 /** TIOCSWINSZ: 0 or an errno. */
 export function setWindowSize(fd: number, cols: number, rows: number): number {
   const size = new Uint16Array([rows, cols, 0, 0]);
-  return pty.ioctl(fd, TIOCSWINSZ, ptr(size)) === 0 ? 0 : lastErrno();
+  return libc.ioctl(fd, TIOCSWINSZ, ptr(size)) === 0 ? 0 : lastErrno();
 }
 
 export function getTermios(fd: number, into: Uint8Array): boolean {
-  return pty.tcgetattr(fd, ptr(into)) === 0;
+  return libc.tcgetattr(fd, ptr(into)) === 0;
 }
 
 /** tcsetattr(TCSANOW). */
 export function setTermios(fd: number, from: Uint8Array): boolean {
-  return pty.tcsetattr(fd, 0, ptr(from)) === 0;
+  return libc.tcsetattr(fd, 0, ptr(from)) === 0;
 }
 
 // ---------------------------------------------------------------------------------------------
-// The container (issue 4): its own symbol block. A session is one helper process; the request
+// The container (issue 4). A session is one helper process; the request
 // buffer and the result layouts are the ones above, so a container spawn decodes like any other.
 
-const containerLib = dlopen(libraryPath, {
-  forkless_container_open: { args: ["ptr", "i32", "ptr"], returns: "i32" },
-  forkless_container_spawn: { args: ["u32", "ptr", "usize", "ptr"], returns: "i32" },
-  forkless_container_spawn_sync: { args: ["u32", "ptr", "usize", "ptr", "ptr", "u64", "u64", "i32"], returns: "i32" },
-  forkless_container_control: { args: ["u32", "u32", "i32"], returns: "i32" },
-  forkless_container_release: { args: ["u32"], returns: "void" },
-});
-const containerNative = containerLib.symbols;
 
 /** The helper executable `zig build` installs beside the library. */
 export const helperPath = new URL("../zig/zig-out/bin/forkless-helper", import.meta.url).pathname;
@@ -394,29 +388,29 @@ export function openContainerSession(graceMs: number): ContainerSession | Launch
   if (!existsSync(helperPath)) {
     throw new Error(`forkless: the container helper is not built (${helperPath} is missing); run \`npm run build\``);
   }
-  const rc = containerNative.forkless_container_open(helperPathZ, graceMs, openResult);
+  const rc = native.forkless_container_open(helperPathZ, graceMs, openResult);
   if (rc !== 0) return { stage: openResult[3]!, errno: openResult[4]! };
   return { session: openResult[0]! >>> 0, helperId: openResult[1]! >>> 0, helperPid: openResult[2]! };
 }
 
 export function containerLaunch(session: number, plan: SpawnPlan): Launched | LaunchFailure {
   const len = encode(plan);
-  const rc = containerNative.forkless_container_spawn(session, request, len, spawnResult);
+  const rc = native.forkless_container_spawn(session, request, len, spawnResult);
   if (rc !== 0) return { stage: spawnResult[2]!, errno: spawnResult[3]! };
   return { id: spawnResult[0]! >>> 0, pid: spawnResult[1]!, fds: spawnResult.slice(4, 4 + plan.slots.length) };
 }
 
 export function containerLaunchSync(session: number, plan: SpawnPlan, limits?: Limits): SyncOutcome {
   const len = encode(plan);
-  containerNative.forkless_container_spawn_sync(session, request, len, syncBytes, syncFds, limits?.timeoutMs ?? 0, limits?.maxBuffer ?? 0, limits?.killSignal ?? 15);
+  native.forkless_container_spawn_sync(session, request, len, syncBytes, syncFds, limits?.timeoutMs ?? 0, limits?.maxBuffer ?? 0, limits?.killSignal ?? 15);
   return syncOutcome(plan);
 }
 
 /** CONTAINER_KILL_ALL (arg: signal) or CONTAINER_SHUTDOWN (arg: grace ms). 0 or an errno. */
 export function containerControl(session: number, kind: number, arg: number): number {
-  return containerNative.forkless_container_control(session, kind, arg);
+  return native.forkless_container_control(session, kind, arg);
 }
 
 export function releaseContainerSession(session: number): void {
-  containerNative.forkless_container_release(session);
+  native.forkless_container_release(session);
 }
