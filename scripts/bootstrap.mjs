@@ -42,25 +42,71 @@ function ensureZig() {
     "--target", zigHome, `ziglang==${zigVersion}`]);
 }
 
-function zig(args) {
-  run("python3", ["-m", "ziglang", ...args], { cwd: join(root, "zig"), env: zigEnv() });
+/** A zig command as [cmd, args, options], for run() or a captured spawnSync. */
+function zigCommand(args) {
+  return ["python3", ["-m", "ziglang", ...args], { cwd: join(root, "zig"), env: zigEnv() }];
 }
 
 // Zig's own cache makes this a no-op when nothing changed, and it always yields the release build
 // (a debug build left behind by hand would otherwise be picked up silently).
 function build() {
-  zig(["build", "-Doptimize=ReleaseSafe"]);
+  run(...zigCommand(["build", "-Doptimize=ReleaseSafe"]));
 }
 
-const what = process.argv[2] ?? "build";
+// The hang guard for one bun test (bunfig.toml's [test] timeout is not applied by Bun 1.4.5): a
+// suite that spawns thousands of processes needs a bound, not a speed assertion.
+const bunTest = (extra) => [bun, ["test", "--timeout", "120000", ...extra], {}];
+
+function typecheck() {
+  run(join(root, "node_modules", ".bin", "tsc"), ["-p", "."]);
+}
+
+const zigTest = zigCommand(["build", "test", "-Doptimize=ReleaseSafe", "--summary", "all"]);
+
+/** Runs the Zig and bun tests `times` times in a row; prints each failing run's failures and the tally. */
+function repeat(times, extra) {
+  let passed = 0;
+  const failures = [];
+  for (let round = 1; round <= times; round++) {
+    let failed = "";
+    for (const [cmd, args, opts] of [zigTest, bunTest(extra)]) {
+      const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", maxBuffer: 256 << 20, ...opts });
+      if (r.status !== 0) failed += `${cmd} ${args[0]}: exit ${r.status ?? r.signal}\n${failedLines(`${r.stdout}${r.stderr}`)}\n`;
+    }
+    if (failed === "") passed++;
+    else failures.push(`run ${round}:\n${failed}`);
+    console.log(`run ${round}/${times}: ${failed === "" ? "passed" : "FAILED"} (${passed} passed so far)`);
+  }
+  for (const failure of failures) console.log(failure);
+  console.log(`${passed} passed, ${times - passed} failed`);
+  process.exit(passed === times ? 0 : 1);
+}
+
+/** The lines of a bun test log that say what failed: (fail) lines, errors and their context. */
+function failedLines(output) {
+  const lines = output.split("\n");
+  const keep = new Set();
+  lines.forEach((line, i) => {
+    if (/^\(fail\)|error:|panic|Unhandled/i.test(line)) for (let j = Math.max(0, i - 12); j <= i; j++) keep.add(j);
+  });
+  return [...keep].map((i) => `  ${lines[i]}`).join("\n") || output.slice(-4000);
+}
+
+const [what = "build", ...rest] = process.argv.slice(2);
 ensureNpm();
 ensureZig();
 build();
 if (what === "test") {
-  zig(["build", "test", "-Doptimize=ReleaseSafe", "--summary", "all"]);
-  // bunfig.toml's [test] timeout is not applied by Bun 1.4.5: give it on the command line. It is a
-  // hang guard for a suite that spawns thousands of processes, not a speed assertion.
-  run(bun, ["test", "--timeout", "120000", ...process.argv.slice(3)]);
+  run(...zigTest);
+  typecheck();
+  run(...bunTest(rest));
+} else if (what === "repeat") {
+  const times = Number(rest[0] ?? 10);
+  if (!Number.isInteger(times) || times < 1) {
+    console.error(`forkless bootstrap: test:repeat wants a positive whole number of runs, got ${JSON.stringify(rest[0])}`);
+    process.exit(2);
+  }
+  repeat(times, rest.slice(1));
 } else if (what === "bench") {
-  run(bun, ["run", "bench/index.ts", ...process.argv.slice(3)]);
+  run(bun, ["run", "bench/index.ts", ...rest]);
 }

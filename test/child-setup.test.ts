@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "../src/index.ts";
-import { enterProjectRoot, isAlive, readProc, thrownBy, type AnySpawn } from "./oracle.ts";
+import { enterProjectRoot, isAlive, readProc, thrownBy, worldReadableProject, type AnySpawn } from "./oracle.ts";
+import { eventually } from "./wait.ts";
 
 // A guard against hangs, not a timing assert (bun 1.4.5 ignores bunfig's [test] timeout).
 setDefaultTimeout(30_000);
@@ -91,11 +92,14 @@ describe.skipIf(!isRoot)("uid and gid", () => {
   test.skipIf(!hasSetpriv)("without permission: the same EPERM error as Bun, from spawn and spawnSync", () => {
     const cgroup = cgroupRoot ? `${cgroupRoot}/forkless-test-denied-${process.pid}` : "/";
     if (cgroupRoot) mkdirSync(cgroup);
+    // nobody may not be able to enter the checkout (a clone in a private directory): give it a copy.
+    const shared = worldReadableProject(["child-setup-identity.ts"]);
     try {
       const run = Bun.spawnSync(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bun, fixture("child-setup-identity.ts"), "denied", cgroup],
-        { stderr: "inherit", cwd: "/" },
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", shared.bun, shared.fixture("child-setup-identity.ts"), "denied", cgroup],
+        { stderr: "pipe", cwd: "/" },
       );
+      expect({ exitCode: run.exitCode, stderr: run.stderr.toString() }).toEqual({ exitCode: 0, stderr: "" });
       const report = JSON.parse(run.stdout.toString());
       for (const form of ["spawn", "spawnSync"]) {
         for (const name of ["uid0", "gid0", "own"]) {
@@ -110,6 +114,7 @@ describe.skipIf(!isRoot)("uid and gid", () => {
         expect(report["forkless cgroup spawn"]).toMatchObject({ code: "EACCES", syscall: "clone3", path: cgroup });
       }
     } finally {
+      shared.dispose();
       if (cgroupRoot) rmdirSync(cgroup);
     }
   });
@@ -297,8 +302,9 @@ describe("deathSignal", () => {
       worker.addEventListener("close", resolve);
       worker.terminate();
     });
-    // The Worker's thread has exited (its task is gone): a death signal tied to it was sent then.
-    expect(existsSync(`/proc/${task}`)).toBe(false);
+    // The Worker's thread exits a moment after its "close" event: wait for its task to be gone.
+    // A death signal tied to that thread was sent by then.
+    expect(await eventually(() => !existsSync(`/proc/${task}`))).toBe(true);
     // So a SIGKILL sent by that exit would end the child before our SIGTERM could.
     child.kill("SIGTERM");
     await child.exited;
@@ -426,8 +432,7 @@ function descendants(pid: number): number[] {
 /** A dying process closes its files (our EOF) a moment before it turns zombie: wait for that
  * transition, boundedly, and say whether the process is still alive after it. */
 async function stillAlive(pid: number): Promise<boolean> {
-  for (let i = 0; i < 2000 && isAlive(pid); i++) await Bun.sleep(1);
-  return isAlive(pid);
+  return !(await eventually(() => !isAlive(pid)));
 }
 
 function tasksOf(pid: number): string[] {
@@ -440,10 +445,12 @@ function tasksOf(pid: number): string[] {
 
 describe("killTree", () => {
   test("every descendant gets the signal: stopped, in a subshell, double-forked under a subreaper", () => withTree(async ({ child, out, stopped }) => {
+    // The subshell forks its sleep on its own time, and SIGSTOP lands when the sleep next runs.
+    const size = canUnshare ? 6 : 3;
+    expect(await eventually(() => descendants(child.pid).length === size)).toBe(true);
+    expect(await eventually(() => /\) T /.test(readProc(stopped, "stat")))).toBe(true);
     const tree = descendants(child.pid);
     expect(tree).toContain(stopped);
-    expect(tree.length).toBe(canUnshare ? 6 : 3);
-    expect(readProc(stopped, "stat")).toMatch(/\) T /);
     // SIGKILL: a pid namespace's init (sleep 1003) ignores SIGTERM from outside, as does
     // `unshare --fork` while it waits for it; the catchable case has its own test below.
     child.killTree("SIGKILL");
@@ -476,11 +483,16 @@ describe("killTree", () => {
   });
 
   test("killTree(0) pauses nothing; SIGSTOP stops the whole tree and SIGCONT resumes it", () => withTree(async ({ child, out }) => {
+    const stat = (pid: number) => readProc(pid, "stat").replace(/^.*\) (\S).*$/s, "$1");
+    const size = 1 + (canUnshare ? 6 : 3);
+    // Only the sleep the script stopped is stopped, once the tree is whole and that stop landed.
+    expect(await eventually(() => {
+      const now = [child.pid, ...descendants(child.pid)];
+      return now.length === size && now.filter((pid) => stat(pid) === "T").length === 1;
+    })).toBe(true);
     const tree = [child.pid, ...descendants(child.pid)];
-    const states = () => tree.map((pid) => readProc(pid, "stat").replace(/^.*\) (\S).*$/s, "$1"));
+    const states = () => tree.map(stat);
     try {
-      const before = states();
-      expect(before.filter((s) => s === "T").length).toBe(1); // only the sleep the script stopped
       child.killTree(0);
       expect(states().filter((s) => s === "T").length).toBe(1);
       child.killTree("SIGSTOP");

@@ -127,9 +127,9 @@ describe("spawnSync: maxBuffer", () => {
   });
 
   // Four busy loops on this machine's cores, then the same maxBuffer spawnSync again and again.
-  // forkless must kill every time; Bun's misses (flag set, child left running until it ends by
-  // itself) are printed, not asserted: measured here 17–27 % of 30 runs (2 cores).
-  test("under load, every maxBuffer spawnSync is killed (forkless); Bun's misses are recorded", () => {
+  // forkless must kill every time. Bun misses some (flag set, child left running until it ends by
+  // itself): measured here 17–27 % of 30 runs, and 14 of 20 (2 cores). Not asserted: Bun may mend it.
+  test("under load, every maxBuffer spawnSync is killed", () => {
     const busy = Array.from({ length: 4 }, () => Bun.spawn(["sh", "-c", "while :; do :; done"], { stdout: "ignore", stderr: "ignore" }));
     try {
       const script = "printf 123456; exec sleep 0.5";
@@ -139,9 +139,6 @@ describe("spawnSync: maxBuffer", () => {
           return { flagged: r.exitedDueToMaxBuffer, signalCode: r.signalCode ?? null, exitCode: r.exitCode };
         });
       const ours = runs(forklessSpawnSync, 50);
-      const bun = runs(Bun.spawnSync, 20);
-      const missed = bun.filter((r) => r.flagged && r.signalCode !== "SIGTERM").length;
-      console.log(`under load: Bun.spawnSync set exitedDueToMaxBuffer without a kill in ${missed} of ${bun.length} runs`);
       expect(ours).toEqual(Array.from({ length: 50 }, () => ({ flagged: true, signalCode: "SIGTERM", exitCode: null })));
     } finally {
       for (const b of busy) b.kill(9);

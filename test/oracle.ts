@@ -3,7 +3,8 @@
 // It asserts nothing itself; the tests compare. bun:ffi is used here only to reach libc the way
 // a native library inside the user's program would (open without O_CLOEXEC, signal masks).
 import { dlopen, ptr, type Pointer } from "bun:ffi";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { spawn as forklessSpawn, spawnSync as forklessSpawnSync } from "../src/index.ts";
 
 export type AnySpawn = (...args: any[]) => any;
@@ -205,6 +206,38 @@ export function enterProjectRoot(): void {
 
 export const fixturesDir = new URL("./fixtures/", import.meta.url).pathname;
 export const bunPath = process.execPath;
+
+/**
+ * A world-readable copy of what `bun <fixture>` needs, for a fixture run as another user (nobody):
+ * the checkout may sit in a private directory (mode 0700, as `mktemp -d` makes) that such a user
+ * cannot enter. The copy holds bun itself (a hard link where it can be), src/, typebox, the built
+ * engine, test/oracle.ts and the named fixtures; `dispose()` removes it.
+ */
+export function worldReadableProject(fixtures: string[]): { root: string; bun: string; fixture: (name: string) => string; dispose: () => void } {
+  // /tmp rather than $TMPDIR: a private TMPDIR would hide the copy just the same.
+  const root = mkdtempSync("/tmp/forkless-shared-");
+  chmodSync(root, 0o755);
+  const copy = (relative: string) => {
+    mkdirSync(dirname(join(root, relative)), { recursive: true });
+    cpSync(join(projectRoot, relative), join(root, relative), { recursive: true });
+  };
+  for (const relative of ["package.json", "src", "node_modules/typebox", "zig/zig-out", "test/oracle.ts"]) copy(relative);
+  for (const name of fixtures) copy(`test/fixtures/${name}`);
+  const bun = join(root, "bun");
+  try {
+    linkSync(process.execPath, bun);
+  } catch {
+    copyFileSync(process.execPath, bun); // another filesystem
+  }
+  chmodSync(bun, 0o755);
+  // Directories the copy made inherit our umask; open every one of them to others.
+  const open = (dir: string) => {
+    chmodSync(dir, 0o755);
+    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) open(join(dir, entry.name));
+  };
+  open(root);
+  return { root, bun, fixture: (name) => join(root, "test/fixtures", name), dispose: () => rmSync(root, { recursive: true, force: true }) };
+}
 
 export interface ProgramResult {
   stdout: string;

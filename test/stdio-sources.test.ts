@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn as forklessSpawn, spawnSync as forklessSpawnSync } from "../src/index.ts";
-import { both, bothSync, enterProjectRoot, kind, openFdTargets, readProc, runFixture, thrownBy, type AnySpawn } from "./oracle.ts";
+import { both, bothSync, enterProjectRoot, kind, readProc, runFixture, thrownBy, type AnySpawn } from "./oracle.ts";
+import { expectNoFdLeft } from "./wait.ts";
 
 // A guard against a hang, not a timing assertion.
 setDefaultTimeout(60_000);
@@ -76,17 +77,6 @@ const stdinSources: Record<string, () => unknown> = {
   "Request(ReadableStream)": () => new Request("http://localhost/", { method: "POST", body: chunked(encode("streamed request\n")) }),
 };
 const streamSources = new Set(["ReadableStream of bytes and strings", "Response(ReadableStream)", "Request(ReadableStream)"]);
-
-/** Every fd this process holds after `scenario` ran is one it held before. */
-async function expectNoFdLeft(scenario: () => Promise<unknown>): Promise<void> {
-  const before = openFdTargets();
-  await scenario();
-  // A stream's fd can close a little after its EOF was delivered (Bun's file reader lets go of it
-  // asynchronously): give it a bounded number of turns before calling it a leak.
-  const leftOpen = () => [...openFdTargets()].filter(([fd, target]) => before.get(fd) !== target);
-  for (let turn = 0; turn < 100 && leftOpen().length > 0; turn++) await Bun.sleep(2);
-  expect(leftOpen()).toEqual([]);
-}
 
 describe("stdin sources: spawn", () => {
   for (const [name, make] of Object.entries(stdinSources)) {
