@@ -66,7 +66,6 @@ const zigTest = zigCommand(["build", "test", "-Doptimize=ReleaseSafe", "--summar
 /** Runs the Zig and bun tests `times` times in a row; prints each failing run's failures and the tally. */
 function repeat(times, extra) {
   let passed = 0;
-  const failures = [];
   for (let round = 1; round <= times; round++) {
     let failed = "";
     for (const [cmd, args, opts] of [zigTest, bunTest(extra)]) {
@@ -74,10 +73,8 @@ function repeat(times, extra) {
       if (r.status !== 0) failed += `${cmd} ${args[0]}: exit ${r.status ?? r.signal}\n${failedLines(`${r.stdout}${r.stderr}`)}\n`;
     }
     if (failed === "") passed++;
-    else failures.push(`run ${round}:\n${failed}`);
-    console.log(`run ${round}/${times}: ${failed === "" ? "passed" : "FAILED"} (${passed} passed so far)`);
+    console.log(`run ${round}/${times}: ${failed === "" ? "passed" : `FAILED\n${failed}`}`);
   }
-  for (const failure of failures) console.log(failure);
   console.log(`${passed} passed, ${times - passed} failed`);
   process.exit(passed === times ? 0 : 1);
 }
