@@ -273,6 +273,7 @@ const libc = dlopen("libc.so.6", {
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
   signal: { args: ["i32", "ptr"], returns: "ptr" },
   pthread_sigmask: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
 });
 
 const F_GETFD = 1;
@@ -320,4 +321,10 @@ export function threadSigmask(how: number, mask: bigint): bigint {
 /** The mask bit of a signal number, as /proc/<pid>/status shows it. */
 export function bit(signal: number): bigint {
   return 1n << BigInt(signal - 1);
+}
+
+/** prctl(PR_GET_DUMPABLE) of this process: 1 normally; 0 bars core dumps, ptrace and perf. */
+export function dumpable(): number {
+  const PR_GET_DUMPABLE = 3;
+  return libc.symbols.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 }

@@ -32,6 +32,8 @@ pub const Launch = struct {
     base: ?*Template,
     /// What child.Args.rlimits points into: the child reads it, so it lives as long as Args.
     setup: Setup,
+    /// Counted in `identity` from before clone until release: the child may change its ids.
+    changes_identity: bool = false,
 
     /// Whether the child has exec'd or exited, so `report` is final and `release` is safe.
     pub fn settled(self: *const Launch) bool {
@@ -40,6 +42,8 @@ pub const Launch = struct {
 
     /// Frees what the child was using. Only once `settled`.
     pub fn release(self: *Launch) void {
+        std.debug.assert(self.pid < 0 or self.settled());
+        if (self.changes_identity) identity.end();
         stacks.put(self.stack);
         if (self.base) |t| t.unref();
         allocator.free(self.block);
@@ -83,6 +87,10 @@ pub fn start(request: []const u8, parent_fds: []i32, vfork: bool, base: ?*Templa
         made.undo(parent_fds);
         launch.release();
         return .{ .failed = failure };
+    }
+    if (launch.args.credentials.set_uid or launch.args.credentials.set_gid) {
+        identity.begin();
+        launch.changes_identity = true;
     }
     const cloned = if (launch.args.death_signal != 0) launcher.run(launch, vfork) else clone(launch, vfork);
     if (cloned) |errno| {
@@ -387,7 +395,7 @@ fn prepare(launch: *Launch, p: Parsed, parent_fds: []i32, made: *Made) ?Failure 
         made.cwd_fd = dir;
     }
     if (launch.base == null) launch.args.cwd_fd = made.cwd_fd;
-    if (checkExecutable(dir, launch.args.file)) |errno| return .{ .stage = .exec, .errno = errno };
+    if (checkExecutable(dir, launch.args.file, launch.args.credentials)) |errno| return .{ .stage = .exec, .errno = errno };
     if (launch.cgroup_path) |path| {
         // Opened here, so a relative path means our cwd (the helper's: the caller's, shipped).
         const rc = sys.openat(sys.AT_FDCWD, path, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC);
@@ -443,15 +451,31 @@ fn credentialsRefused(c: child.Credentials) ?i32 {
 }
 
 /// execve would fail the same way, but only after spawn() returned; Bun reports these at once.
-fn checkExecutable(dir: i32, file: [*:0]const u8) ?i32 {
+/// The execute permission is the child's: with a new uid it is judged for that uid (below).
+fn checkExecutable(dir: i32, file: [*:0]const u8, credentials: child.Credentials) ?i32 {
     var st: linux.Stat = undefined;
     const rc = linux.fstatat(dir, file, &st, 0);
     if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
     if (st.mode & linux.S.IFMT == linux.S.IFDIR) return sys.EACCES;
-    const access = linux.faccessat(dir, file, linux.X_OK, 0);
-    if (sys.errnoOf(access) != 0) return sys.errnoOf(access);
+    if (credentials.set_uid and credentials.uid != linux.geteuid()) {
+        if (!executableAs(&st, credentials)) return sys.EACCES;
+    } else {
+        const access = linux.faccessat(dir, file, linux.X_OK, 0);
+        if (sys.errnoOf(access) != 0) return sys.errnoOf(access);
+    }
     const format = exec_format.check(dir, file, &st);
     return if (format != 0) format else null;
+}
+
+/// The kernel's execute check for the identity the child takes: a changed uid needed
+/// CAP_SETUID, so the child also dropped every supplementary group (child.applyCredentials) and,
+/// as a non-root uid, every capability. Left out: POSIX ACLs (execve stays the authority; an ACL
+/// that grants what the mode bits refuse is then refused here early).
+fn executableAs(st: *const linux.Stat, c: child.Credentials) bool {
+    const gid = if (c.set_gid) c.gid else linux.getegid();
+    if (c.uid == 0) return st.mode & 0o111 != 0;
+    const bits = if (st.uid == c.uid) st.mode >> 6 else if (st.gid == gid) st.mode >> 3 else st.mode;
+    return bits & 1 != 0;
 }
 
 const CLONE_VM = 0x100;
@@ -465,6 +489,8 @@ const CLONE_CHILD_CLEARTID = 0x200000;
 fn clone(launch: *Launch, vfork: bool) ?i32 {
     // Block everything on this thread around clone so that none of our handlers can run in the
     // child before it resets them; the child starts with this full mask and empties it itself.
+    // glibc's SIGSETXID too (as its posix_spawn does): a set*id elsewhere waits for this thread
+    // only until clone returns, or with CLONE_VFORK until the child has exec'd: bounded.
     const all: u64 = ~@as(u64, 0);
     var old: u64 = 0;
     _ = sys.sigprocmask(sys.SIG_SETMASK, &all, &old);
@@ -494,12 +520,43 @@ fn clone(launch: *Launch, vfork: bool) ?i32 {
     return null;
 }
 
+/// Our dumpable flag, kept through children that change their ids. The kernel's commit_creds
+/// marks the *mm* non-dumpable when a uid or gid changes, and until execve the child's mm is
+/// ours (CLONE_VM): one spawn with a `uid` left this whole process without core dumps, with a
+/// root-owned /proc/<pid>, and refusing ptrace and perf attach. The mark is right while such a
+/// child still runs in our memory (the new uid must not ptrace its way into it), so the flag is
+/// put back only when no such child is left before its exec: the last `end` restores it.
+const identity = struct {
+    var mutex: std.Thread.Mutex = .{};
+    var in_flight: usize = 0;
+    var saved: usize = 1;
+
+    fn begin() void {
+        mutex.lock();
+        defer mutex.unlock();
+        if (in_flight == 0) saved = sys.prctl(sys.PR_GET_DUMPABLE, 0);
+        in_flight += 1;
+    }
+
+    fn end() void {
+        mutex.lock();
+        defer mutex.unlock();
+        std.debug.assert(in_flight > 0);
+        in_flight -= 1;
+        // PR_SET_DUMPABLE takes 0 or 1 only (2, suid_dumpable's "root only", is the kernel's).
+        if (in_flight == 0 and saved <= 1 and sys.prctl(sys.PR_GET_DUMPABLE, 0) != saved) {
+            _ = sys.prctl(sys.PR_SET_DUMPABLE, saved);
+        }
+    }
+};
+
 /// The thread that clones every child with a death signal. Linux sends PR_SET_PDEATHSIG when the
 /// parent *thread* exits (and again each time the child is handed to another exiting thread), so
 /// a child cloned by a Worker's thread would die with that Worker. Cloned here instead, on a
 /// thread that lives as long as the process, the signal means what the option says: the
 /// process that spawned it died. One launch at a time; the caller waits (a condvar handoff, a
-/// few µs), and this thread blocks every signal so no handler of the runtime ever runs on it.
+/// few µs), and this thread blocks every signal but glibc's own two (sys.all_but_libc_internal)
+/// so no handler of the runtime ever runs on it.
 /// The single-threaded helper has no other thread to lose: it clones directly.
 const launcher = struct {
     const Job = struct { launch: *Launch, vfork: bool, errno: ?i32 = null, done: bool = false };
@@ -531,8 +588,7 @@ const launcher = struct {
     }
 
     fn loop() void {
-        const all: u64 = ~@as(u64, 0);
-        _ = sys.sigprocmask(sys.SIG_SETMASK, &all, null);
+        _ = sys.sigprocmask(sys.SIG_SETMASK, &sys.all_but_libc_internal, null);
         mutex.lock();
         while (true) {
             while (pending == null) cond.wait(&mutex);
@@ -565,9 +621,10 @@ fn cloneIntoCgroup(launch: *Launch, flags: u32, pidfd: *i32) usize {
 /// Child stacks, reused: an mmap per spawn costs more than the rest of the parent's work.
 /// Bounded both in what is kept (free list) and in what may be out at once.
 const stacks = struct {
+    /// The alignment every page size has; the guard itself is one runtime page (below).
     const page = std.heap.page_size_min;
-    /// The child path needs a few KiB; the rest is margin. The lowest page is a guard.
-    const stack_bytes = 64 * 1024;
+    /// What the child path may use above the guard. It needs a few KiB; the rest is margin.
+    const usable_bytes = 64 * 1024;
     const keep_max = 64;
     const outstanding_max = 4096;
 
@@ -575,6 +632,15 @@ const stacks = struct {
     var free: [keep_max][]align(page) u8 = undefined;
     var free_count: usize = 0;
     var outstanding: usize = 0;
+
+    /// One stack's mapping for a kernel page of `page_bytes`: the lowest page is the guard. The
+    /// page is the running kernel's, not the compile-time minimum: arm64 kernels use 4, 16 or
+    /// 64 KiB pages, and a 4 KiB guard on a 64 KiB-page kernel would make mprotect round up and
+    /// take the whole stack, which clone then writes to in the parent (SIGSEGV at first spawn).
+    fn layout(page_bytes: usize) struct { total: usize, guard: usize } {
+        std.debug.assert(std.math.isPowerOfTwo(page_bytes) and page_bytes >= page);
+        return .{ .total = std.mem.alignForward(usize, usable_bytes, page_bytes) + page_bytes, .guard = page_bytes };
+    }
 
     fn get() ?[]align(page) u8 {
         mutex.lock();
@@ -585,17 +651,23 @@ const stacks = struct {
             return free[free_count];
         }
         if (outstanding >= outstanding_max) return null;
-        const rc = linux.mmap(null, stack_bytes, linux.PROT.READ | linux.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .STACK = true, .NORESERVE = true }, -1, 0);
+        const size = layout(std.heap.pageSize());
+        const rc = linux.mmap(null, size.total, linux.PROT.READ | linux.PROT.WRITE, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .STACK = true, .NORESERVE = true }, -1, 0);
         if (sys.errnoOf(rc) != 0) return null;
         const mem: [*]align(page) u8 = @ptrFromInt(rc);
-        _ = linux.mprotect(mem, page, linux.PROT.NONE);
+        // Without its guard a stack overflow in the child would write into our heap: no stack.
+        if (sys.errnoOf(linux.mprotect(mem, size.guard, linux.PROT.NONE)) != 0) {
+            _ = linux.munmap(mem, size.total);
+            return null;
+        }
         outstanding += 1;
-        return mem[0..stack_bytes];
+        return mem[0..size.total];
     }
 
     fn put(stack: []align(page) u8) void {
         mutex.lock();
         defer mutex.unlock();
+        std.debug.assert(outstanding > 0);
         outstanding -= 1;
         if (free_count < keep_max) {
             free[free_count] = stack;
@@ -605,6 +677,21 @@ const stacks = struct {
         }
     }
 };
+
+test "stacks: the guard is one runtime page and the usable part stays 64 KiB on 4, 16 and 64 KiB pages" {
+    for ([_]usize{ 4096, 16384, 65536 }) |page_bytes| {
+        const size = stacks.layout(page_bytes);
+        try std.testing.expectEqual(page_bytes, size.guard);
+        try std.testing.expect(size.total - size.guard >= stacks.usable_bytes);
+        try std.testing.expectEqual(@as(usize, 0), size.total % page_bytes);
+    }
+    // And the running kernel's: a stack from the pool is writable right up to its guard.
+    const stack = stacks.get() orelse return error.OutOfMemory;
+    defer stacks.put(stack);
+    const guard = std.heap.pageSize();
+    stack[guard] = 1;
+    stack[stack.len - 1] = 1;
+}
 
 // ---------------------------------------------------------------------------------------------
 // The child setup end to end from Zig: a request with rlimits, ids and a cgroup, launched with

@@ -46,6 +46,12 @@ var ring_len: usize = 0;
 var notified: bool = false;
 var notify: ?Notify = null;
 var epoll_fd: i32 = -1;
+/// Written by add() when the first pending launch arrives: the reaper may be asleep in
+/// epoll_wait(-1) (nothing pending, nothing running that could end soon), and only a wake makes
+/// it start the settle poll. Without it a long-lived child's stack and request were never freed:
+/// 4,096 such children and the stack pool was dry. Registered with data 0, which no id is.
+var wake_fd: i32 = -1;
+const wake_data: u64 = 0;
 
 pub fn init(notify_fn: ?Notify) i32 {
     notify = notify_fn;
@@ -63,6 +69,12 @@ pub fn init(notify_fn: ?Notify) i32 {
     const rc = linux.epoll_create1(linux.EPOLL.CLOEXEC);
     if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
     epoll_fd = sys.asFd(rc);
+    const efd = linux.eventfd(0, linux.EFD.CLOEXEC | linux.EFD.NONBLOCK);
+    if (sys.errnoOf(efd) != 0) return sys.errnoOf(efd);
+    wake_fd = sys.asFd(efd);
+    var ev = linux.epoll_event{ .events = linux.EPOLL.IN, .data = .{ .u64 = wake_data } };
+    const added = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_ADD, wake_fd, &ev);
+    if (sys.errnoOf(added) != 0) return sys.errnoOf(added);
     const thread = std.Thread.spawn(.{ .stack_size = 256 * 1024 }, loop, .{}) catch return sys.EAGAIN;
     thread.detach();
     return 0;
@@ -87,6 +99,9 @@ pub fn add(launch: *Launch) ?u32 {
     std.debug.assert(pending_count < pending.len);
     pending[pending_count] = id;
     pending_count += 1;
+    // The first pending launch: the reaper may sleep without a timeout; make it poll again.
+    // (Later ones find it polling already.) An eventfd write fails only at a count of 2^64-2.
+    if (pending_count == 1) std.debug.assert(sys.errnoOf(sys.write(wake_fd, std.mem.asBytes(&@as(u64, 1)))) == 0);
     return id;
 }
 
@@ -172,6 +187,11 @@ fn loop() void {
         var wake = false;
         mutex.lock();
         for (events[0..rc]) |ev| {
+            if (ev.data.u64 == wake_data) {
+                var count: u64 = 0;
+                _ = sys.read(wake_fd, std.mem.asBytes(&count)); // reset it; EAGAIN if read already
+                continue;
+            }
             const id: u32 = @intCast(ev.data.u64);
             const c = lookup(id) orelse continue;
             reap(id, c);

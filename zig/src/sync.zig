@@ -52,22 +52,41 @@ pub fn runLimited(request: []const u8, parent_fds: []i32, out: *abi.SyncResult, 
 
     collect(pidfd, parent_fds, deadline_ns, limits, out);
 
-    var info: sys.Siginfo = undefined;
-    var usage: linux.rusage = undefined;
+    const reaped = reap(pidfd);
+    sys.close(pidfd);
+    closeExtraSlots(parent_fds);
+    if (reaped) |e| {
+        const done = reaper.completion(0, pid, &e.info, &e.usage);
+        out.exit_code = done.exit_code;
+        out.signal = done.signal;
+        out.rusage = done.rusage;
+    } else {
+        // Its status is gone: neither code nor signal (what Bun's spawnSync reports then too).
+        out.exit_code = -1;
+        out.signal = 0;
+    }
+}
+
+const Reaped = struct { info: sys.Siginfo, usage: linux.rusage };
+
+/// Waits for the child's end and reaps it, or returns null when someone else did: with SIGCHLD
+/// ignored the kernel reaps it at exit (autoreap), and a waitpid(-1) elsewhere in the process
+/// can take it (after exec its exit signal is SIGCHLD). Either way waitid says ECHILD, and the
+/// caller's program must go on, not abort.
+fn reap(pidfd: i32) ?Reaped {
+    var e: Reaped = undefined;
     while (true) {
         // Blocks until the child is gone; after a limit, as long as it takes the signal to act
         // (Bun waits the same way for a child that ignores it).
-        const rc = sys.waitid(sys.P_PIDFD, pidfd, &info, sys.WEXITED | sys.__WALL, &usage);
-        if (sys.errnoOf(rc) == sys.EINTR) continue;
-        std.debug.assert(sys.errnoOf(rc) == 0);
-        break;
+        const rc = sys.waitid(sys.P_PIDFD, pidfd, &e.info, sys.WEXITED | sys.__WALL, &e.usage);
+        switch (sys.errnoOf(rc)) {
+            0 => return e,
+            sys.EINTR => continue,
+            sys.ECHILD => return null,
+            // EBADF/EINVAL: not our pidfd, or a bad call: the engine's own bug.
+            else => |errno| std.debug.panic("forkless: waitid(P_PIDFD) failed with errno {d}", .{errno}),
+        }
     }
-    sys.close(pidfd);
-    closeExtraSlots(parent_fds);
-    const done = reaper.completion(0, pid, &info, &usage);
-    out.exit_code = done.exit_code;
-    out.signal = done.signal;
-    out.rusage = done.rusage;
 }
 
 /// The deadline counts from the launch, as the user's clock does, not from the first poll.

@@ -122,6 +122,15 @@ pub fn rtSigaction(sig: usize, act: ?*const KernelSigaction, old: ?*KernelSigact
     return linux.syscall4(.rt_sigaction, sig, @intFromPtr(act), @intFromPtr(old), 8);
 }
 
+/// glibc's internal signals: SIGCANCEL (32, pthread_cancel) and SIGSETXID (33). setuid, setgid
+/// and setgroups in a threaded glibc process signal every thread with SIGSETXID and wait until
+/// each one has run the handler, so a long-lived thread that blocks 33 makes every later set*id
+/// in the process (process.setuid(), an addon's) wait forever.
+pub const SIGCANCEL = 32;
+pub const SIGSETXID = 33;
+/// A mask for a thread that must run none of the runtime's handlers, yet lets glibc's through.
+pub const all_but_libc_internal: u64 = ~((@as(u64, 1) << (SIGCANCEL - 1)) | (@as(u64, 1) << (SIGSETXID - 1)));
+
 pub fn sigprocmask(how: usize, set: ?*const u64, old: ?*u64) usize {
     return linux.syscall4(.rt_sigprocmask, how, @intFromPtr(set), @intFromPtr(old), 8);
 }
@@ -188,6 +197,8 @@ pub const RLIMIT_NOFILE = 7;
 pub const FD_SETSIZE = 1024;
 
 pub const PR_SET_PDEATHSIG = 1;
+pub const PR_GET_DUMPABLE = 3;
+pub const PR_SET_DUMPABLE = 4;
 
 pub fn prctl(option: usize, arg2: usize) usize {
     return linux.syscall5(.prctl, option, arg2, 0, 0, 0);
