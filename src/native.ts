@@ -75,12 +75,14 @@ function drain(): void {
   }
 }
 
-// Called on the reaper thread; Bun queues the call onto the JS thread.
-const notify = new JSCallback(drain, { args: [], returns: "void", threadsafe: true });
+// The main thread hears of exits through a callback (called on the reaper thread; Bun queues it
+// onto the JS thread). A Worker polls instead: it can be terminated without running any JS, and
+// the engine calling into its gone VM would crash the process (zig/src/exports.zig, listener).
+const notify = Bun.isMainThread ? new JSCallback(drain, { args: [], returns: "void", threadsafe: true }) : undefined;
 
-const version = native.forkless_init(notify.ptr);
+const version = native.forkless_init(notify?.ptr ?? null);
 if (version === 0xffffffff) {
-  notify.close();
+  notify?.close();
   throw new Error(
     "forkless: already loaded by another thread of this process (a Worker or the main thread); the engine reports exits to one JS thread, so launch every child from that one",
   );
@@ -91,6 +93,26 @@ if (version !== ABI_VERSION) {
 
 export function setCompletionHandler(handler: CompletionHandler): void {
   onCompletion = handler;
+}
+
+/** How often a Worker looks for exits while it has children: its exit latency, at most. */
+const POLL_MS = 2;
+let awaited = 0;
+let poll: ReturnType<typeof setInterval> | undefined;
+
+/**
+ * One more (+1) or one fewer (-1) child whose completion this thread waits for. Only a polling
+ * thread (a Worker) does anything with it: it drains while any is awaited. The interval is
+ * unref'd: what keeps the program alive for a ref'd child is the caller's business (subprocess.ts).
+ */
+export function awaitCompletions(delta: 1 | -1): void {
+  if (notify) return;
+  awaited += delta;
+  if (awaited > 0 && poll === undefined) poll = setInterval(drain, POLL_MS).unref();
+  else if (awaited === 0 && poll !== undefined) {
+    clearInterval(poll);
+    poll = undefined;
+  }
 }
 
 const SLOT_CODES: Record<SlotKind, number> = { inherit: 1, ignore: 2, pipe: 3, fd: 4 };

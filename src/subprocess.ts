@@ -1,12 +1,13 @@
 // Subprocess: what spawn() returns, field for field what Bun.spawn returns. It learns of the
 // child's end from the reaper (through native.ts), and holds the event loop open while a ref'd
 // child runs: a threadsafe JSCallback alone does not keep Bun alive.
-import type { FileSink } from "bun";
+import type { BunFile, FileSink, Spawn } from "bun";
 import {
   closeFd,
   launch,
   readAvailable,
   setCompletionHandler,
+  awaitCompletions,
   signalChild,
   type Completion,
   type Launched,
@@ -39,7 +40,33 @@ function letGo(): void {
 
 const ESRCH = 3;
 
-export class Subprocess {
+/** A stdin value: bun-types' Spawn.Writable, and the ArrayBuffer and SharedArrayBuffer Bun takes too. */
+export type StdinOption = Spawn.Writable | ArrayBuffer | SharedArrayBuffer;
+/** A stdout or stderr value: bun-types' Spawn.Readable. */
+export type OutputOption = Spawn.Readable;
+
+// What `stdin`, `stdout` and `stderr` are for the options given, as bun-types' Spawn.WritableToIO
+// and Spawn.ReadableToIO type them for Bun.spawn, but as Bun and forkless hand them out: a
+// ReadableStream stdin is itself `stdin`; an fd number or a Bun.file is the user's own number, or
+// undefined where it is the stream's own number or a file forkless opened; an unset stderr is
+// inherited. With `terminal` all three are null, which the options' types do not tell (as in Bun's).
+
+/** What a stream is for option X: `T` for a pipe, the user's number for an fd or a Bun.file. */
+export type Handed<X, T> = X extends "pipe" ? T : X extends number | BunFile ? number | undefined : undefined;
+/** An unset (undefined) option is the stream's default, `D`. */
+export type Defaulted<X, D> = X extends undefined ? D : X;
+export type StdinOf<X extends StdinOption> = X extends ReadableStream
+  ? X
+  : X extends Response | Request
+    ? ReadableStream | number | undefined
+    : Handed<X, FileSink>;
+export type OutputOf<X extends OutputOption, D extends OutputOption> = Handed<Defaulted<X, D>, ReadableStream<Uint8Array<ArrayBuffer>>>;
+
+export class Subprocess<
+  In extends StdinOption = StdinOption,
+  Out extends OutputOption = OutputOption,
+  Err extends OutputOption = OutputOption,
+> {
   readonly pid: number;
   readonly stdio: (number | null)[];
   readonly exited: Promise<number>;
@@ -95,6 +122,7 @@ export class Subprocess {
       this.#lazyTokens[i] = closeWhenCollected(this, fds[i]!);
     }
     running.set(id, this);
+    awaitCompletions(1);
     hold();
     if (request.limits) this.#armLimits(request.limits);
     // Bun reads stdout and stderr from the spawn on, so a child never blocks on an output nobody
@@ -150,18 +178,19 @@ export class Subprocess {
     else this.#stderr = stream;
   }
 
-  /** Bun hands back the user's own fd number where one was given for a standard stream. */
-  get stdin(): FileSink | ReadableStream | number | null | undefined {
-    if (this.#terminal) return null;
-    return this.#stdin ?? this.#feed ?? givenFd(this.#request.plan.slots, 0);
+  /** Bun hands back the user's own fd number where one was given for a standard stream. Each
+   * cast states what the options' types promise (StdinOf, OutputOf): the slots were made from them. */
+  get stdin(): StdinOf<In> {
+    const stdin = this.#terminal ? null : (this.#stdin ?? this.#feed ?? givenFd(this.#request.plan.slots, 0));
+    return stdin as StdinOf<In>;
   }
-  get stdout(): ReadableStream<Uint8Array> | number | null | undefined {
-    if (this.#terminal) return null;
-    return (this.#stdout ??= this.#stream(1)) ?? givenFd(this.#request.plan.slots, 1);
+  get stdout(): OutputOf<Out, "pipe"> {
+    const stdout = this.#terminal ? null : ((this.#stdout ??= this.#stream(1)) ?? givenFd(this.#request.plan.slots, 1));
+    return stdout as OutputOf<Out, "pipe">;
   }
-  get stderr(): ReadableStream<Uint8Array> | number | null | undefined {
-    if (this.#terminal) return null;
-    return (this.#stderr ??= this.#stream(2)) ?? givenFd(this.#request.plan.slots, 2);
+  get stderr(): OutputOf<Err, "inherit"> {
+    const stderr = this.#terminal ? null : ((this.#stderr ??= this.#stream(2)) ?? givenFd(this.#request.plan.slots, 2));
+    return stderr as OutputOf<Err, "inherit">;
   }
   /** The PTY of a `terminal` spawn; with one, stdin, stdout and stderr are null (as in Bun). */
   get terminal(): Terminal | undefined {
@@ -198,7 +227,7 @@ export class Subprocess {
     const onDisconnect = this.#request.onDisconnect;
     this.#ipc = new IpcChannel(ipcFd, ipc.mode, (message) => ipc.onMessage.call(this, message, this, undefined), () => onDisconnect?.call(this, true));
   }
-  get readable(): ReadableStream<Uint8Array> | number | undefined {
+  get readable(): OutputOf<Out, "pipe"> {
     return this.stdout;
   }
   /** Bun's alias of stdin. */
@@ -266,6 +295,7 @@ export class Subprocess {
   /** @internal called with the reaper's completion on the JS thread. */
   _finish(done: Completion): void {
     running.delete(this.#id);
+    awaitCompletions(-1);
     this.#done = true;
     this.#usage = done.rusage;
     this.#exitCode = done.exitCode;

@@ -44,7 +44,7 @@ var engine_started = false;
 fn startEngine() !void {
     if (engine_started) return;
     try std.testing.expectEqual(@as(i32, 0), launch.init());
-    try std.testing.expectEqual(@as(i32, 0), reaper.init(null));
+    try std.testing.expectEqual(@as(i32, 0), reaper.init());
     engine_started = true;
 }
 

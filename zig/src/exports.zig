@@ -8,25 +8,50 @@ const sync = @import("sync.zig");
 
 var init_once = std.once(initEngine);
 var init_errno: i32 = 0;
-var notify_fn: ?reaper.Notify = null;
 
 fn initEngine() void {
     init_errno = launch.init();
-    if (init_errno == 0) init_errno = reaper.init(notify_fn);
+    if (init_errno == 0) init_errno = reaper.init();
 }
 
 /// Returned by forkless_init to a second caller: completions go to the first one's thread.
 const already_listening: u32 = 0xFFFF_FFFF;
-var listening = std.atomic.Value(bool).init(false);
 
-/// Starts the engine (once) and returns the ABI version, or 0 if it could not start.
-/// `notify` is called from the reaper thread when completions are waiting. Only one caller
-/// (one JS thread) can hear of exits; a second one gets `already_listening`.
+/// The one JS thread that hears of exits. With a `notify` callback it is the main thread, which
+/// lives as long as the process. A Worker may end at any moment without running any JS
+/// (terminate()), and a callback into its gone VM crashes the process (measured: SIGSEGV at the
+/// next exit). So a Worker listens without one: it polls forkless_drain, and once its thread is
+/// gone another thread may take its place (its children's completions are then unclaimed).
+const listener = struct {
+    var mutex: std.Thread.Mutex = .{};
+    var tid: i32 = 0;
+    var has_callback = false;
+
+    fn claim(notify: ?reaper.Notify) bool {
+        mutex.lock();
+        defer mutex.unlock();
+        if (tid != 0 and (has_callback or threadAlive(tid))) return false;
+        tid = std.os.linux.gettid();
+        has_callback = notify != null;
+        reaper.setNotify(notify);
+        return true;
+    }
+
+    fn threadAlive(thread: i32) bool {
+        const linux = std.os.linux;
+        return linux.E.init(linux.tgkill(linux.getpid(), thread, 0)) != .SRCH;
+    }
+};
+
+/// Starts the engine (once) and returns the ABI version, or 0 if it could not start. `notify`,
+/// given by the main thread only, is called from the reaper thread when completions are
+/// waiting; without it the caller polls forkless_drain. Only one live thread can hear of exits:
+/// another one gets `already_listening`.
 export fn forkless_init(notify: ?reaper.Notify) u32 {
-    if (listening.swap(true, .acq_rel)) return already_listening;
-    notify_fn = notify;
     init_once.call();
-    return if (init_errno == 0) abi.version else 0;
+    if (init_errno != 0) return 0;
+    if (!listener.claim(notify)) return already_listening;
+    return abi.version;
 }
 
 fn resultFds(result: *abi.SpawnResult, request: [*]const u8) []i32 {

@@ -53,8 +53,7 @@ var epoll_fd: i32 = -1;
 var wake_fd: i32 = -1;
 const wake_data: u64 = 0;
 
-pub fn init(notify_fn: ?Notify) i32 {
-    notify = notify_fn;
+pub fn init() i32 {
     // page_allocator: untouched pages cost nothing, and it works the same inside any runtime.
     const pages = std.heap.page_allocator;
     table = pages.alloc(Child, max_children) catch return sys.ENOMEM;
@@ -87,6 +86,17 @@ fn idOf(index: u32, c: *const Child) u32 {
 fn lookup(id: u32) ?*Child {
     const c = &table[id & (max_children - 1)];
     return if (c.live and idOf(id & (max_children - 1), c) == id) c else null;
+}
+
+/// Who hears of completions from now on (null: the listener polls drain). Replaces only a null
+/// one: a callback belongs to the main thread, which is never replaced (exports.zig, listener).
+pub fn setNotify(notify_fn: ?Notify) void {
+    mutex.lock();
+    defer mutex.unlock();
+    std.debug.assert(notify == null);
+    notify = notify_fn;
+    // Whatever the last listener left queued is someone's to drain: wake the new one for it.
+    notified = false;
 }
 
 /// Takes ownership of a started launch; returns the id JS uses for kill and completions, or
@@ -201,8 +211,9 @@ fn loop() void {
         if (wake and !notified) {
             notified = true;
         } else wake = false;
+        const f = notify;
         mutex.unlock();
-        if (wake) if (notify) |f| f();
+        if (wake) if (f) |call| call();
     }
 }
 
@@ -324,6 +335,7 @@ pub fn postForeign(id: u32, done: abi.Completion) void {
             wake = true;
         }
     }
+    const f = notify;
     mutex.unlock();
-    if (wake) if (notify) |f| f();
+    if (wake) if (f) |call| call();
 }

@@ -29,7 +29,7 @@ var started = false;
 fn open() !u32 {
     if (!started) {
         try std.testing.expectEqual(@as(i32, 0), launch.init());
-        try std.testing.expectEqual(@as(i32, 0), reaper.init(null));
+        try std.testing.expectEqual(@as(i32, 0), reaper.init());
         started = true;
     }
     var out: abi.ContainerOpenResult = undefined;
