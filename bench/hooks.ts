@@ -2,6 +2,8 @@
 // and Container (issue 4); otherwise the table says "not available". Both are driven through the
 // same Launcher as every other column, so a hook row runs exactly its base row's scenario.
 import { readFileSync } from "node:fs";
+// Types only: forkless itself is handed in by the caller, and may lack what these rows use.
+import type { Subprocess, SyncSubprocess } from "../src/index.ts";
 import { bunLikeLauncher, type Launcher } from "./launchers.ts";
 
 /** A launcher plus what must be released after its row. */

@@ -16,10 +16,10 @@ import {
   releaseContainerSession,
   type LaunchFailure,
 } from "./native.ts";
-import { normalizeSpawn } from "./options.ts";
+import { normalizeSpawn, type SpawnOptions, type SpawnSyncOptions } from "./options.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import { argError, launchError } from "./errors.ts";
-import { startSubprocess, Subprocess } from "./subprocess.ts";
+import { startSubprocess, Subprocess, type OutputOption, type StdinOption } from "./subprocess.ts";
 import { runSync, type SyncSubprocess } from "./sync.ts";
 import { signalNumber } from "./signals.ts";
 
@@ -90,12 +90,33 @@ export class Container {
     this.#graceMs = readOptions(options, "options").graceMs ?? default_grace_ms;
   }
 
-  /** Same calls and Subprocess as Bun.spawn, launched by this container's helper. */
+  /** Same calls and Subprocess as Bun.spawn (and their types as forkless's spawn), launched by
+   * this container's helper. */
+  spawn<
+    const In extends StdinOption = "ignore",
+    const Out extends OutputOption = "pipe",
+    const Err extends OutputOption = "inherit",
+  >(options: SpawnOptions<In, Out, Err> & { cmd: string[] }): Subprocess<In, Out, Err>;
+  spawn<
+    const In extends StdinOption = "ignore",
+    const Out extends OutputOption = "pipe",
+    const Err extends OutputOption = "inherit",
+  >(cmd: string[], options?: SpawnOptions<In, Out, Err>): Subprocess<In, Out, Err>;
   spawn(cmd: unknown, options?: unknown): Subprocess {
     return this._spawn(normalizeSpawn(cmd, options, false));
   }
 
   /** Same calls and result as Bun.spawnSync, launched by this container's helper. */
+  spawnSync<
+    const In extends StdinOption = "ignore",
+    const Out extends OutputOption = "pipe",
+    const Err extends OutputOption = "pipe",
+  >(options: SpawnSyncOptions<In, Out, Err> & { cmd: string[] }): SyncSubprocess<Out, Err>;
+  spawnSync<
+    const In extends StdinOption = "ignore",
+    const Out extends OutputOption = "pipe",
+    const Err extends OutputOption = "pipe",
+  >(cmd: string[], options?: SpawnSyncOptions<In, Out, Err>): SyncSubprocess<Out, Err>;
   spawnSync(cmd: unknown, options?: unknown): SyncSubprocess {
     return this._spawnSync(normalizeSpawn(cmd, options, true));
   }

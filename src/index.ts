@@ -1,21 +1,42 @@
 // forkless: Bun.spawn and Bun.spawnSync, launched without pausing the JS thread, with exact fd
 // inheritance and a clean signal state in every child. Exports only.
-import { normalizeSpawn } from "./options.ts";
-import { startSubprocess, Subprocess } from "./subprocess.ts";
+import { normalizeSpawn, type SpawnOptions, type SpawnSyncOptions } from "./options.ts";
+import { startSubprocess, Subprocess, type OutputOption, type StdinOption } from "./subprocess.ts";
 import { runSync, type SyncSubprocess } from "./sync.ts";
 import { spawnIn, spawnSyncIn } from "./container.ts";
 
 export { Subprocess };
-export type { SyncSubprocess };
+export type { SyncSubprocess, SpawnOptions, SpawnSyncOptions, StdinOption, OutputOption };
 export type { ResourceUsage } from "./resource.ts";
 
-/** Same calls as Bun.spawn: spawn(cmd, options?) or spawn({ cmd, ...options }). */
+/** Same calls as Bun.spawn: spawn(cmd, options?) or spawn({ cmd, ...options }), typed as bun-types
+ * types them: the stdio options decide what stdin, stdout and stderr are. */
+export function spawn<
+  const In extends StdinOption = "ignore",
+  const Out extends OutputOption = "pipe",
+  const Err extends OutputOption = "inherit",
+>(options: SpawnOptions<In, Out, Err> & { cmd: string[] }): Subprocess<In, Out, Err>;
+export function spawn<
+  const In extends StdinOption = "ignore",
+  const Out extends OutputOption = "pipe",
+  const Err extends OutputOption = "inherit",
+>(cmd: string[], options?: SpawnOptions<In, Out, Err>): Subprocess<In, Out, Err>;
 export function spawn(cmd: unknown, options?: unknown): Subprocess {
   const request = normalizeSpawn(cmd, options, false);
   return request.container ? spawnIn(request.container, request) : startSubprocess(request);
 }
 
 /** Same calls as Bun.spawnSync. */
+export function spawnSync<
+  const In extends StdinOption = "ignore",
+  const Out extends OutputOption = "pipe",
+  const Err extends OutputOption = "pipe",
+>(options: SpawnSyncOptions<In, Out, Err> & { cmd: string[] }): SyncSubprocess<Out, Err>;
+export function spawnSync<
+  const In extends StdinOption = "ignore",
+  const Out extends OutputOption = "pipe",
+  const Err extends OutputOption = "pipe",
+>(cmd: string[], options?: SpawnSyncOptions<In, Out, Err>): SyncSubprocess<Out, Err>;
 export function spawnSync(cmd: unknown, options?: unknown): SyncSubprocess {
   const request = normalizeSpawn(cmd, options, true);
   return request.container ? spawnSyncIn(request.container, request) : runSync(request);

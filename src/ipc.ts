@@ -8,6 +8,9 @@
 // messages, which are read and dropped.
 import { serialize, deserialize } from "bun:jsc";
 import type { FileSink } from "bun";
+// What getReader() returns: bun-types makes the global ReadableStream node's (stream/web), whose
+// reader lacks the Bun-only readMany that bun-types adds to the global reader type.
+import type { ReadableStreamDefaultReader } from "node:stream/web";
 import { closeFd } from "./native.ts";
 import { argError } from "./errors.ts";
 import type { SpawnPlan } from "./plan.ts";
@@ -115,7 +118,8 @@ function withoutBlobs(value: unknown, copies: Map<object, unknown>): unknown {
   // other kind (Date, RegExp, buffers, errors, boxed primitives …) is kept as it is.
   const tag = Object.prototype.toString.call(value);
   if (tag !== "[object Object]" && tag !== "[object Array]") return value;
-  const copy: Record<string, unknown> = Array.isArray(value) ? new Array(value.length) : {};
+  // An array's copy is filled by the string keys Object.keys gives, as a plain object's is.
+  const copy = (Array.isArray(value) ? new Array(value.length) : {}) as Record<string, unknown>;
   copies.set(value, copy);
   for (const key of Object.keys(value)) copy[key] = withoutBlobs((value as Record<string, unknown>)[key], copies);
   return copy;

@@ -26,6 +26,48 @@ import { abortError, readLimits } from "./limits.ts";
 import { addIpcToPlan, readIpcOptions } from "./ipc.ts";
 import { readTerminalOption } from "./terminal.ts";
 import { objectSlot } from "./stdio-sources.ts";
+import type { Spawn } from "bun";
+import type { Container } from "./container.ts";
+import type { RlimitName } from "./child-setup.ts";
+import type { OutputOption, StdinOption, Subprocess } from "./subprocess.ts";
+import type { Terminal, TerminalOptions } from "./terminal.ts";
+
+// ---------------------------------------------------------------------------------------------
+// The options as the caller's code types them: bun-types' Bun.spawn options (stdin, stdout,
+// stderr and stdio decide the types of what the Subprocess hands out), with forkless's Subprocess
+// and Terminal in them, plus forkless's own. What a call may pass at run time is the schema's.
+
+/** The stdio options, from which `In`, `Out` and `Err` are inferred, as in bun-types. */
+export interface StdioOptions<In extends StdinOption, Out extends OutputOption, Err extends OutputOption> {
+  stdin?: In;
+  stdout?: Out;
+  stderr?: Err;
+  stdio?: [In, Out, Err, ...(OutputOption | "socket-fd")[]];
+}
+
+/** Bun's options whose types are forkless's own: the stdio ones, and those naming Bun's objects. */
+type Redeclared = keyof StdioOptions<StdinOption, OutputOption, OutputOption> | "onExit" | "ipc" | "terminal";
+
+/** The options forkless has and Bun has not (README: "Child setup", "Container"). */
+interface ForklessOptions {
+  /** Launch through a Container's helper process; true for the process-wide default one. */
+  container?: boolean | Container;
+  /** The signal the child gets when this process dies (PR_SET_PDEATHSIG); validated as killSignal. */
+  deathSignal?: string | number;
+  /** A number sets the soft and the hard limit, `{ soft?, hard? }` either; Infinity is unlimited. */
+  rlimits?: Partial<Record<RlimitName, number | { soft?: number; hard?: number }>>;
+}
+
+export interface SpawnOptions<In extends StdinOption, Out extends OutputOption, Err extends OutputOption>
+  extends Omit<Spawn.SpawnOptions<Spawn.Writable, OutputOption, OutputOption>, Redeclared>, StdioOptions<In, Out, Err>, ForklessOptions {
+  onExit?(subprocess: Subprocess<In, Out, Err>, exitCode: number | null, signalCode: NodeJS.Signals | null, error?: Bun.ErrorLike): void | Promise<void>;
+  ipc?(message: unknown, subprocess: Subprocess<In, Out, Err>, handle?: unknown): void;
+  terminal?: TerminalOptions | Terminal;
+}
+
+/** spawnSync calls no onExit and opens no ipc channel, as Bun's. */
+export interface SpawnSyncOptions<In extends StdinOption, Out extends OutputOption, Err extends OutputOption>
+  extends Omit<Spawn.SpawnSyncOptions<Spawn.Writable, OutputOption, OutputOption>, Redeclared>, StdioOptions<In, Out, Err>, ForklessOptions {}
 
 /** Bun rejects fd numbers >= 2^31 - 1 ("file descriptor must be a valid integer"). */
 const max_fd = 2 ** 31 - 2;
@@ -97,6 +139,9 @@ interface OptionsShape {
   stdout?: unknown;
   stderr?: unknown;
   detached?: boolean | null;
+  timeout?: unknown;
+  killSignal?: unknown;
+  maxBuffer?: unknown;
   [key: string]: unknown;
 }
 

@@ -6,6 +6,9 @@
 // JS tells such a stream apart, so forkless streams it through a socket: same bytes, other fd kind.
 import { openSync, writeSync, constants } from "node:fs";
 import type { FileSink } from "bun";
+// What getReader() returns: bun-types makes the global ReadableStream node's (stream/web), whose
+// reader lacks the Bun-only readMany that bun-types adds to the global reader type.
+import type { ReadableStreamDefaultReader, ReadableStreamReadResult } from "node:stream/web";
 import type { Slot, SlotSource, SpawnPlan } from "./plan.ts";
 import { argError, systemError } from "./errors.ts";
 import { closeFd, createMemfd } from "./native.ts";

@@ -4,17 +4,21 @@
 import { launchSync, type SyncOutcome } from "./native.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import type { Limits } from "./limits.ts";
-import { launchFailure } from "./subprocess.ts";
+import { launchFailure, type Defaulted, type Handed, type OutputOption } from "./subprocess.ts";
 import { signalName } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
 import { givenFd } from "./stdio.ts";
 import { withSources } from "./stdio-sources.ts";
 
-export interface SyncSubprocess {
+/** What stdout or stderr is for its option: as for a Subprocess, with a Buffer for a pipe (the
+ * default of both). */
+export type SyncOutputOf<X extends OutputOption> = Handed<Defaulted<X, "pipe">, Buffer>;
+
+export interface SyncSubprocess<Out extends OutputOption = OutputOption, Err extends OutputOption = OutputOption> {
   exitCode: number | null;
   signalCode?: string | null;
-  stdout: Buffer | number | undefined;
-  stderr: Buffer | number | undefined;
+  stdout: SyncOutputOf<Out>;
+  stderr: SyncOutputOf<Err>;
   success: boolean;
   resourceUsage: ResourceUsage;
   exitedDueToTimeout?: boolean;

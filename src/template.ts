@@ -4,10 +4,10 @@
 import { Type } from "typebox";
 import { Compile } from "typebox/compile";
 import { closeTemplate, createTemplate, launch, launchSync, type TemplateHandle } from "./native.ts";
-import { normalizeSpawn } from "./options.ts";
+import { normalizeSpawn, type SpawnOptions, type StdioOptions } from "./options.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import { argError, launchError } from "./errors.ts";
-import { startSubprocess, type Subprocess } from "./subprocess.ts";
+import { startSubprocess, type OutputOption, type StdinOption, type Subprocess } from "./subprocess.ts";
 import { runSync, type SyncSubprocess } from "./sync.ts";
 
 const Overrides = Type.Object({
@@ -16,21 +16,29 @@ const Overrides = Type.Object({
 });
 const checkOverrides = Compile(Overrides);
 
-/** What a launch may change; everything else is fixed when the template is made. */
-export interface TemplateOverrides {
+/** What every launch may change besides stdio; everything else is fixed when the template is made. */
+interface LaunchArgs {
   /** Appended to the template's argv. */
   args?: string[];
   /** Set (or replace) these variables; the template's other variables are kept. */
   env?: Record<string, string>;
-  stdin?: unknown;
-  stdout?: unknown;
-  stderr?: unknown;
-  stdio?: unknown[];
 }
+
+/** With any of stdin, stdout, stderr and stdio, a launch's stdio is these alone, by spawn's
+ * rules (an unnamed one takes spawn's default, not the template's); without, the template's. */
+export interface TemplateOverrides<
+  In extends StdinOption = StdinOption,
+  Out extends OutputOption = OutputOption,
+  Err extends OutputOption = OutputOption,
+> extends LaunchArgs, StdioOptions<In, Out, Err> {}
+
+/** Overrides that name no stdio option, so the launch keeps the template's stdio. */
+type KeepStdio = LaunchArgs & { [K in keyof StdioOptions<StdinOption, OutputOption, OutputOption>]?: never };
 
 const no_env = Object.freeze({});
 
-export class Template {
+/** `In`, `Out` and `Err` are the stdio options the template was made with (undefined: not given). */
+export class Template<In extends StdinOption = StdinOption, Out extends OutputOption = OutputOption, Err extends OutputOption = OutputOption> {
   #handle: TemplateHandle;
   #cmd: unknown;
   #options: unknown;
@@ -48,11 +56,19 @@ export class Template {
     this.#handle = made;
   }
 
+  spawn(overrides?: KeepStdio): Subprocess<In, Out, Err>;
+  spawn<const I extends StdinOption = undefined, const O extends OutputOption = undefined, const E extends OutputOption = undefined>(
+    overrides: TemplateOverrides<I, O, E>,
+  ): Subprocess<I, O, E>;
   spawn(overrides?: TemplateOverrides): Subprocess {
     const handle = this.#live();
     return startSubprocess(this.#overlay(this.#async, overrides, false), (plan) => launch(plan, handle));
   }
 
+  spawnSync(overrides?: KeepStdio): SyncSubprocess<Out, Err>;
+  spawnSync<const I extends StdinOption = undefined, const O extends OutputOption = undefined, const E extends OutputOption = undefined>(
+    overrides: TemplateOverrides<I, O, E>,
+  ): SyncSubprocess<O, E>;
   spawnSync(overrides?: TemplateOverrides): SyncSubprocess {
     const handle = this.#live();
     this.#sync ??= normalizeSpawn(this.#cmd, this.#options, true);
@@ -101,7 +117,17 @@ export class Template {
   }
 }
 
-/** Prepares `cmd` with `options` (the same as spawn's) for many launches. */
+/** Prepares `cmd` with `options` (the same as spawn's, and its two forms) for many launches. */
+export function template<
+  const In extends StdinOption = undefined,
+  const Out extends OutputOption = undefined,
+  const Err extends OutputOption = undefined,
+>(options: SpawnOptions<In, Out, Err> & { cmd: string[] }): Template<In, Out, Err>;
+export function template<
+  const In extends StdinOption = undefined,
+  const Out extends OutputOption = undefined,
+  const Err extends OutputOption = undefined,
+>(cmd: string[], options?: SpawnOptions<In, Out, Err>): Template<In, Out, Err>;
 export function template(cmd: unknown, options?: unknown): Template {
   return new Template(cmd, options);
 }

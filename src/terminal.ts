@@ -4,7 +4,7 @@
 import { closeFd, dupFd, getTermios, openPty, setTermios, setWindowSize, TERMIOS_BYTES } from "./native.ts";
 import { argError, unsupportedOption } from "./errors.ts";
 import { PausableReader } from "./ipc.ts";
-import type { FileSink } from "bun";
+import type { BufferSource, FileSink } from "bun";
 import type { Slot, SpawnPlan } from "./plan.ts";
 
 export interface TerminalOptions {

@@ -71,8 +71,8 @@ describe.skipIf(!isRoot)("uid and gid", () => {
       expect(await outputAsync(spawn as AnySpawn, identity, options)).toBe(await outputAsync(Bun.spawn as AnySpawn, identity, options));
       // And the ids are the ones asked for (so the comparison above cannot pass vacuously).
       const [uid, gid] = bunSync.split("\n");
-      expect(Number(uid)).toBe("uid" in options ? options.uid : 0);
-      expect(Number(gid)).toBe("gid" in options ? options.gid : 0);
+      expect(Number(uid)).toBe(options.uid ?? 0);
+      expect(Number(gid)).toBe(options.gid ?? 0);
     });
   }
 
@@ -199,8 +199,8 @@ describe.skipIf(!cgroupRoot)("cgroup (v2)", () => {
     const values: unknown[] = [`${dir}/nope`, "", "relative-nope", "/etc/passwd", 99999, -1, 1.5, NaN, 2 ** 31, true, {}, null];
     for (const cgroup of values) {
       const bunShape = thrownBy(() => Bun.spawnSync(["true"], { cgroup: cgroup as any }));
-      expect({ cgroup, shape: thrownBy(() => spawnSync(["true"], { cgroup })) }).toEqual({ cgroup, shape: bunShape });
-      expect({ cgroup, shape: thrownBy(() => spawn(["true"], { cgroup })) }).toEqual({
+      expect({ cgroup, shape: thrownBy(() => spawnSync(["true"], { cgroup: cgroup as never })) }).toEqual({ cgroup, shape: bunShape });
+      expect({ cgroup, shape: thrownBy(() => spawn(["true"], { cgroup: cgroup as never })) }).toEqual({
         cgroup,
         shape: thrownBy(() => Bun.spawn(["true"], { cgroup: cgroup as any })),
       });
@@ -241,8 +241,8 @@ describe("deathSignal", () => {
     for (const value of values) {
       const bunShape = thrownBy(() => Bun.spawnSync(["true"], { killSignal: value as any }));
       expect(bunShape).not.toBe("returned");
-      expect({ value, shape: thrownBy(() => spawnSync(["true"], { deathSignal: value })) }).toEqual({ value, shape: bunShape });
-      expect({ value, shape: thrownBy(() => spawn(["true"], { deathSignal: value })) }).toEqual({ value, shape: bunShape });
+      expect({ value, shape: thrownBy(() => spawnSync(["true"], { deathSignal: value as never })) }).toEqual({ value, shape: bunShape });
+      expect({ value, shape: thrownBy(() => spawn(["true"], { deathSignal: value as never })) }).toEqual({ value, shape: bunShape });
     }
     expect(thrownBy(() => spawn(["true"], { deathSignal: "NOPE" }))).toMatchObject({ code: "ERR_INVALID_ARG_TYPE" });
     expect(thrownBy(() => spawn(["true"], { deathSignal: -1 }))).toMatchObject({ message: "Invalid signal: must be >= 0" });
@@ -327,7 +327,7 @@ describe("rlimits", () => {
     const [ourSoft, ourHard] = limitsOf(readFileSync("/proc/self/limits", "utf8"), "Max open files");
     const bunChild = limitsOf(output(Bun.spawnSync as AnySpawn, catLimits), "Max open files");
     expect(bunChild).toEqual([ourSoft, ourHard]);
-    const want = Number(ourSoft) > 1024 ? ["1024", ourHard] : [ourSoft, ourHard];
+    const want: [string, string] = Number(ourSoft) > 1024 ? ["1024", ourHard] : [ourSoft, ourHard];
     expect(limitsOf(output(spawnSync as AnySpawn, catLimits), "Max open files")).toEqual(want);
     expect(limitsOf(await outputAsync(spawn as AnySpawn, catLimits), "Max open files")).toEqual(want);
   });

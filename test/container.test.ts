@@ -143,7 +143,7 @@ describe("one helper under load, and its loss", () => {
     await using container = new Container();
     const errors: (Error | undefined)[] = [];
     const children = Array.from({ length: 5 }, () =>
-      container.spawn(["sleep", "1000"], { onExit: (_p: unknown, _c: unknown, _s: unknown, error?: Error) => errors.push(error) }),
+      container.spawn(["sleep", "1000"], { onExit: (_p: unknown, _c: unknown, _s: unknown, error?: Error) => { errors.push(error); } }),
     );
     const helper = container.helperPid!;
     expect(container.pids.sort()).toEqual(children.map((c) => c.pid).sort());

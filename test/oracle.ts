@@ -243,7 +243,7 @@ export interface ProgramResult {
   stdout: string;
   stderr: string;
   exitCode: number | null;
-  signalCode: string | null;
+  signalCode: Bun.Subprocess["signalCode"];
 }
 
 /** Runs `bun fixtures/<name> ...args` and waits for it; `stdin` is written then closed. */
@@ -303,9 +303,10 @@ export function isCloexec(fd: number): boolean {
   return (libc.symbols.fcntl(fd, F_GETFD, 0) & FD_CLOEXEC) !== 0;
 }
 
-/** signal(sig, handler) where handler is SIG_DFL (0) or SIG_IGN (1); returns the previous one. */
-export function setDisposition(signal: number, handler: 0 | 1 | Pointer | null): Pointer | null {
-  return libc.symbols.signal(signal, handler as Pointer);
+/** signal(sig, handler) where handler is SIG_DFL (0) or SIG_IGN (1); returns the previous one
+ * (bun:ffi returns a "ptr" as a Pointer, a bigint or null). */
+export function setDisposition(signal: number, handler: 0 | 1 | Pointer | bigint | null): Pointer | bigint | null {
+  return libc.symbols.signal(signal, handler as Pointer | bigint | null);
 }
 
 /** pthread_sigmask on the calling (JS) thread; returns the previous mask (signals 1–64). */

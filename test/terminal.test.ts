@@ -198,7 +198,7 @@ describe("bad input: the same error as Bun", () => {
   }
 
   test("spawnSync refuses a terminal", () => {
-    const ours = thrownBy(() => spawnSync(["true"], { terminal: {} }));
+    const ours = thrownBy(() => spawnSync(["true"], { terminal: {} } as never));
     const bun = thrownBy(() => Bun.spawnSync(["true"], { terminal: {} } as any));
     expect(ours).toEqual(bun);
     expect(ours).not.toBe("returned");

@@ -139,6 +139,7 @@ fn claim(pid: i32, pidfd: i32, launch: ?*Launch) ?u32 {
 
 /// Frees the child's slot and queues its completion for JS (the mutex held).
 fn retire(id: u32, c: *Child, done: abi.Completion) void {
+    std.debug.assert(c.live and free_count < free_slots.len);
     sys.close(c.pidfd);
     c.live = false;
     free_slots[free_count] = id & (max_children - 1);
