@@ -70,13 +70,22 @@ function repeat(times, extra) {
     let failed = "";
     for (const [cmd, args, opts] of [zigTest, bunTest(extra)]) {
       const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", maxBuffer: 256 << 20, ...opts });
-      if (r.status !== 0) failed += `${cmd} ${args[0]}: exit ${r.status ?? r.signal}\n${failedLines(`${r.stdout}${r.stderr}`)}\n`;
+      const output = `${r.stdout}${r.stderr}`;
+      if (r.status !== 0) failed += `${cmd} ${args[0]}: exit ${r.status ?? r.signal}\n${failedLines(output)}\n`;
+      else if (cmd === bun && strayLines(output).length > 0) failed += `stray output in the test log:\n${strayLines(output).join("\n")}\n`;
     }
     if (failed === "") passed++;
     console.log(`run ${round}/${times}: ${failed === "" ? "passed" : `FAILED\n${failed}`}`);
   }
   console.log(`${passed} passed, ${times - passed} failed`);
   process.exit(passed === times ? 0 : 1);
+}
+
+/** Lines of a passing bun test log that bun test did not write: a child or a test printing on
+ * the runner's terminal ("Terminated" from a shell whose job was killed, a stray console.log). */
+function strayLines(output) {
+  const own = /^(\((pass|skip|todo)\) |bun test v|test\/.*:$|\s*$|\s*\d+ (pass|fail|skip|todo)$|\s*\d+ expect\(\) calls$|Ran \d+ tests? across)/;
+  return output.split("\n").filter((line) => !own.test(line));
 }
 
 /** The lines of a bun test log that say what failed: (fail) lines, errors and their context. */

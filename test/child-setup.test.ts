@@ -407,7 +407,8 @@ async function withTree(body: (tree: Awaited<ReturnType<typeof startTree>>) => P
 
 async function startTree() {
   const script = canUnshare ? treeScript : treeScript.replace(/^unshare.*\n/m, "U=0\n");
-  const child = spawn(["/bin/sh", "-c", script], { stdout: "pipe" });
+  // stderr is captured: a shell reports a job killed by a signal there ("Terminated", "Killed").
+  const child = spawn(["/bin/sh", "-c", script], { stdout: "pipe", stderr: "pipe" });
   const out = lines(child.stdout!);
   const first = await out.next();
   const ids = (first === "ns" ? await out.next() : first).split(" ").map(Number);
@@ -474,7 +475,7 @@ describe("killTree", () => {
   }));
 
   test("a catchable signal is acted on (the tree is continued after it)", async () => {
-    const child = spawn(["/bin/sh", "-c", `/bin/sh -c 'trap "echo caught; exit 3" TERM; echo up; while :; do sleep 1 >/dev/null & wait $!; done' & wait`], { stdout: "pipe" });
+    const child = spawn(["/bin/sh", "-c", `/bin/sh -c 'trap "echo caught; exit 3" TERM; echo up; while :; do sleep 1 >/dev/null & wait $!; done' & wait`], { stdout: "pipe", stderr: "pipe" });
     const out = lines(child.stdout!);
     expect(await out.next()).toBe("up");
     child.killTree("SIGTERM");

@@ -144,8 +144,13 @@ describe("stdin", () => {
 
   test("a child that closes its stdin: the parent's end() rejects with EPIPE", async () => {
     const seen = await both(async (spawn) => {
-      const p = spawn(["sh", "-c", "exec 0<&-; exec cat /proc/self/stat"], { stdin: "pipe" });
-      await p.stdout.text(); // the child's stdin is closed by the time it prints
+      // The child stays alive until the writes are done: once it has exited, Bun and forkless
+      // retire the sink and writes quietly do nothing (the next test), so an exit that came
+      // first would decide the outcome (seen here under load: forkless's exit won the race).
+      const p = spawn(["sh", "-c", "exec 0<&-; echo closed; exec sleep 1000"], { stdin: "pipe" });
+      const reader = p.stdout.getReader();
+      const { value } = await reader.read(); // the child's stdin is closed by the time it prints
+      expect(new TextDecoder().decode(value)).toBe("closed\n");
       const steps: unknown[] = [];
       try {
         steps.push(["write", p.stdin.write("x")]);
@@ -153,9 +158,11 @@ describe("stdin", () => {
       } catch (error) {
         steps.push(["threw", errorShape(error)]);
       }
+      p.kill();
       return { steps, exited: await p.exited };
     });
     expect(seen.forkless).toEqual(seen.bun);
+    expect(seen.bun.steps[1]).toMatchObject(["threw", { code: "EPIPE" }]);
   });
 
   // Bun closes the stdin sink when the child exits: later write()/flush()/end() quietly do
