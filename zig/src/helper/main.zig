@@ -500,3 +500,41 @@ test "rewriteRequest maps shipped slots, in order, onto the received fds, and ar
     // One fd too many or too few is refused.
     try std.testing.expectEqual(@as(?usize, null), rewriteRequest(&bytes, &.{ 11, 12 }));
 }
+
+test "a launched child that cannot be watched is killed, reaped and released, and the request answered (one Spawned, no Exited)" {
+    if (launch.devnull_fd < 0) try std.testing.expectEqual(@as(i32, 0), launch.init());
+    var pair: [2]i32 = undefined;
+    try std.testing.expectEqual(@as(usize, 0), linux.socketpair(linux.AF.UNIX, linux.SOCK.SEQPACKET | linux.SOCK.CLOEXEC, 0, &pair));
+    defer for (pair) |fd| sys.close(fd);
+    sock = pair[1];
+    defer sock = protocol.helper_socket_fd;
+    // No epoll set (setup did not run): watching the child's pidfd fails with EBADF.
+    epoll_fd = -1;
+    var bytes: [@sizeOf(protocol.SpawnFrame) + @sizeOf(abi.RequestHeader) + 3 * @sizeOf(abi.Slot) + 15]u8 align(8) = undefined;
+    const head = protocol.SpawnFrame{ .tag = 5, .fd_count = 1 };
+    const header = abi.RequestHeader{ .abi = abi.version, .flags = 0, .slot_count = 3, .argc = 1, .envc = 0 };
+    const slots = [_]abi.Slot{ .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 } };
+    var at: usize = 0;
+    for ([_][]const u8{ std.mem.asBytes(&head), std.mem.asBytes(&header), std.mem.sliceAsBytes(&slots), "/bin/true\x00true\x00" }) |part| {
+        @memcpy(bytes[at..][0..part.len], part);
+        at += part.len;
+    }
+    const cwd = sys.asFd(sys.openat(sys.AT_FDCWD, ".", sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC));
+    defer sys.close(cwd);
+    spawn(bytes[0..at], &.{cwd}, 0);
+    var got: protocol.Exited = undefined; // room for either frame
+    const n = sys.read(pair[0], std.mem.asBytes(&got));
+    try std.testing.expectEqual(@as(usize, @sizeOf(protocol.Spawned)), n);
+    const spawned = std.mem.bytesToValue(protocol.Spawned, std.mem.asBytes(&got)[0..@sizeOf(protocol.Spawned)]);
+    try std.testing.expectEqual(protocol.Kind.spawned, spawned.kind);
+    try std.testing.expectEqual(@as(u32, 5), spawned.tag);
+    try std.testing.expectEqual(abi.Stage.resource, spawned.stage);
+    try std.testing.expectEqual(@as(i32, sys.EBADF), spawned.errno);
+    // Nothing else follows (no Exited for a launch main was told failed), nothing is held.
+    var more: [8]u8 = undefined;
+    try std.testing.expectEqual(@as(i32, sys.EAGAIN), sys.errnoOf(linux.recvfrom(pair[0], &more, more.len, linux.MSG.DONTWAIT, null, null)));
+    try std.testing.expectEqual(@as(usize, 0), child_count);
+    try std.testing.expectEqual(@as(usize, 0), pending_count);
+    try std.testing.expect(connected);
+    try std.testing.expect(!anyChildren()); // reaped, not left a zombie
+}
