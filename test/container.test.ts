@@ -188,6 +188,51 @@ describe("one helper under load, and its loss", () => {
   });
 });
 
+describe("a Container opened by a Worker (issue 9, item 4)", () => {
+  test("its children outlive the Worker's exit, and die with the process", async () => {
+    // Linux sends a parent-death signal when the parent *thread* exits: a helper cloned on the
+    // Worker's thread would take SIGTERM there and end the whole tree while the program runs on.
+    const parent = Bun.spawn([bunPath, join(fixturesDir, "container-worker-parent.ts")], { stdout: "pipe", stderr: "inherit" });
+    try {
+      const report = JSON.parse(await firstLine(parent.stdout));
+      expect({ stopped: report.stopped, workerGone: report.workerGone }).toEqual({ stopped: true, workerGone: true });
+      // SIGTERM (bit 15) would be pending on the stopped helper had the Worker's exit sent it.
+      for (const mask of report.pending) expect(BigInt(`0x${mask}`) & (1n << 14n)).toBe(0n);
+      expect([isAlive(report.helper), isAlive(report.pid)]).toEqual([true, true]);
+      parent.kill("SIGKILL");
+      expect(await survivorsAfter([report.helper, report.pid], tree_bound_ms)).toEqual([]);
+    } finally {
+      parent.kill("SIGKILL");
+    }
+  });
+});
+
+describe("the open-files limit through a container (issue 9, item 11)", () => {
+  const limitsOf = (text: string): [string, string] => {
+    const line = text.split("\n").find((l) => l.startsWith("Max open files"))!;
+    const [soft, hard] = line.slice(26).trim().split(/\s+/);
+    return [soft!, hard!];
+  };
+
+  test("the helper runs at its hard limit, so a container is not stopped at ~1,000 children by EMFILE", async () => {
+    await using container = new Container();
+    expect(await container.spawn(["true"]).exited).toBe(0);
+    const [soft, hard] = limitsOf(readFileSync(`/proc/${container.helperPid}/limits`, "utf8"));
+    expect(soft).toBe(hard);
+    expect(Number(soft)).toBeGreaterThan(4096);
+  });
+
+  test("children get what a direct spawn gives: 1024 by default, the parent's limit when kept", async () => {
+    await using container = new Container();
+    for (const options of [{}, { rlimits: { nofile: {} } }]) {
+      const direct = limitsOf(spawnSync(["cat", "/proc/self/limits"], options).stdout!.toString());
+      const through = limitsOf(container.spawnSync(["cat", "/proc/self/limits"], options).stdout!.toString());
+      const asyncThrough = limitsOf(await (container.spawn(["cat", "/proc/self/limits"], { ...options, stdout: "pipe" }).stdout as ReadableStream).text());
+      expect({ options, through, asyncThrough }).toEqual({ options, through: direct, asyncThrough: direct });
+    }
+  });
+});
+
 describe("the hook for spawn(cmd, { container })", () => {
   test("spawnIn(true, …) goes through one lazily made process-wide container; spawnIn(c, …) through c", async () => {
     const viaDefault = spawnIn(true, normalizeSpawn(["sh", "-c", "echo $PPID"], { stdout: "pipe" }, false));

@@ -22,16 +22,27 @@ pub const lost_errno: i32 = 104; // ECONNRESET
 const max_sessions = 64;
 /// Children launched through one session and not yet reported ended.
 const max_inflight = 4096;
-/// How long a spawn waits for the helper's reply before the helper counts as hung and is killed.
-const reply_timeout_ns = 10 * std.time.ns_per_s;
-/// How long the reader waits for a lost helper's children to die after it SIGKILLs them.
+/// How long the helper may leave us waiting (for a reply, an exit report, room in its socket)
+/// before it counts as hung and is SIGKILLed; as long again for its end to show, then it counts
+/// as lost whether or not we saw it go (a helper in D state, or one whose socket someone else
+/// holds, gives no EOF). A var so that tests can shorten it; a helper that is not hung never
+/// comes near it.
+pub var helper_patience_ms: i64 = 10_000;
+/// How long, in all, a lost helper's children get to die after their SIGKILL before they are
+/// reported (one bound for all of them: the reader thread serves every container).
 const lost_kill_wait_ms = 1000;
 const ECONNRESET = 104;
 const E2BIG = 7;
 const EPIPE = 32;
+const EMFILE = 24;
+const EMSGSIZE = 90;
+const ETIMEDOUT = 110;
 
 const Entry = struct {
-    state: enum { free, running, running_sync } = .free,
+    /// `refused`: the helper started a child we could not take (no pidfd, or the reaper full).
+    /// Its tag stays taken until the helper reports that child's end: freed earlier, the tag
+    /// would go to the next spawn, and that late Exited with it.
+    state: enum { free, running, running_sync, refused } = .free,
     /// The reaper id (async) or 0; the pidfd is the reaper's (async) or ours (sync).
     id: u32 = 0,
     pid: i32 = -1,
@@ -42,8 +53,9 @@ const Entry = struct {
 };
 
 /// What the reader hands a waiting spawn; a copy, since a quick child's exit may free its entry
-/// before the waiter runs again.
-const Reply = struct { spawned: protocol.Spawned, pidfd: i32, id: u32 = 0 };
+/// before the waiter runs again. `refused`: the child runs, but we could not take it; the helper
+/// must be told to kill it, and its tag stays taken.
+const Reply = struct { spawned: protocol.Spawned, pidfd: i32, id: u32 = 0, refused: bool = false };
 
 const Session = struct {
     in_use: bool = false,
@@ -64,6 +76,8 @@ const Session = struct {
     entries: []Entry = &.{},
     free_tags: []u16 = &.{},
     free_count: usize = 0,
+    /// The largest frame sent inline on this socket; a bigger request goes in a memfd.
+    inline_max_bytes: usize = 0,
 };
 
 var sessions: [max_sessions]Session = [_]Session{.{}} ** max_sessions;
@@ -89,15 +103,27 @@ fn lookup(handle: u32) ?*Session {
 // Opening: the helper is launched like any child, with one slot: fd 3 = its socket end.
 
 pub fn open(helper_path: [*:0]const u8, grace_ms: i32, out: *abi.ContainerOpenResult) void {
+    openWith(helper_path, grace_ms, .{}, out);
+}
+
+pub const OpenOptions = struct {
+    /// SO_SNDBUF for our end, or null for the system's default. Tests set it to what a capped
+    /// wmem_max leaves; nothing else needs it, since a large request travels in a memfd.
+    send_buffer_bytes: ?i32 = null,
+};
+
+pub fn openWith(helper_path: [*:0]const u8, grace_ms: i32, options: OpenOptions, out: *abi.ContainerOpenResult) void {
     out.* = .{ .session = 0, .helper_id = 0, .helper_pid = -1, .stage = .none, .errno = 0 };
     reader_once.call();
     if (reader_errno != 0) return fail(out, .resource, reader_errno);
     var pair: [2]i32 = undefined;
     const rc = linux.socketpair(linux.AF.UNIX, linux.SOCK.SEQPACKET | linux.SOCK.CLOEXEC, 0, &pair);
     if (sys.errnoOf(rc) != 0) return fail(out, .resource, sys.errnoOf(rc));
-    // A request frame holds argv and envp whole; the default send buffer (~208 KiB) may not.
-    const sndbuf: i32 = protocol.max_frame_bytes;
-    _ = linux.setsockopt(pair[0], linux.SOL.SOCKET, linux.SO.SNDBUF, std.mem.asBytes(&sndbuf), 4);
+    if (options.send_buffer_bytes) |bytes| {
+        const set = linux.setsockopt(pair[0], linux.SOL.SOCKET, linux.SO.SNDBUF, std.mem.asBytes(&bytes), 4);
+        std.debug.assert(sys.errnoOf(set) == 0); // SO_SNDBUF only clamps, it never refuses
+    }
+    const inline_max = inlineMaxOf(pair[0]);
     const started = startHelper(helper_path, grace_ms, pair[1]);
     sys.close(pair[1]); // the helper has its own copy now (or never will)
     const helper = switch (started) {
@@ -107,8 +133,9 @@ pub fn open(helper_path: [*:0]const u8, grace_ms: i32, out: *abi.ContainerOpenRe
         },
         .ok => |l| l,
     };
-    const s = claim(pair[0]) orelse {
-        _ = sys.pidfdSendSignal(helper.pidfd, sys.SIGKILL);
+    const s = claim(pair[0], inline_max) orelse {
+        // The reaper has it: it reaps it once the kill lands, and JS ignores an unknown id.
+        _ = reaper.kill(helper.id, sys.SIGKILL);
         sys.close(pair[0]);
         return fail(out, .resource, sys.EAGAIN);
     };
@@ -116,6 +143,16 @@ pub fn open(helper_path: [*:0]const u8, grace_ms: i32, out: *abi.ContainerOpenRe
     out.session = handleOf(s - &sessions[0], s);
     out.helper_id = helper.id;
     out.helper_pid = helper.pid;
+}
+
+/// What may go inline on `sock`: one datagram must fit its send buffer (the kernel refuses one
+/// above sk_sndbuf - 32 with EMSGSIZE), with room to spare for a second frame queued behind.
+fn inlineMaxOf(sock: i32) usize {
+    var bytes: i32 = 0;
+    var len: linux.socklen_t = 4;
+    const rc = linux.getsockopt(sock, linux.SOL.SOCKET, linux.SO.SNDBUF, std.mem.asBytes(&bytes), &len);
+    std.debug.assert(sys.errnoOf(rc) == 0 and bytes > 0); // our own fresh socket
+    return @min(protocol.max_inline_bytes, @as(usize, @intCast(bytes)) / 2);
 }
 
 fn fail(out: *abi.ContainerOpenResult, stage: abi.Stage, errno: i32) void {
@@ -127,7 +164,11 @@ const Started = union(enum) { ok: struct { id: u32, pid: i32, pidfd: i32 }, fail
 
 fn startHelper(helper_path: [*:0]const u8, grace_ms: i32, helper_end: i32) Started {
     var buf: [4096]u8 align(8) = undefined;
-    const header = abi.RequestHeader{ .abi = abi.version, .flags = 0, .slot_count = 4, .argc = 3, .envc = 0 };
+    // The helper's parent-death signal (SIGTERM: it ends the tree, daemons included) fires when
+    // the thread that cloned it exits. A death signal in the request makes launch.zig clone it
+    // on its launcher thread, which lives as long as the process: cloned on the calling JS
+    // thread, a Worker's exit would end every child of the container.
+    const header = abi.RequestHeader{ .abi = abi.version, .flags = 0, .slot_count = 4, .argc = 3, .envc = 0, .death_signal = linux.SIG.TERM };
     const slots = [_]abi.Slot{ .{ .kind = .none, .fd = -1 }, .{ .kind = .none, .fd = -1 }, .{ .kind = .none, .fd = -1 }, .{ .kind = .fd, .fd = helper_end } };
     const fixed = @sizeOf(abi.RequestHeader) + @sizeOf(@TypeOf(slots));
     @memcpy(buf[0..@sizeOf(abi.RequestHeader)], std.mem.asBytes(&header));
@@ -143,7 +184,8 @@ fn startHelper(helper_path: [*:0]const u8, grace_ms: i32, helper_end: i32) Start
             const pid = l.pid;
             const pidfd = l.pidfd;
             const id = reaper.add(l) orelse {
-                _ = sys.pidfdSendSignal(pidfd, sys.SIGKILL);
+                // Nothing would reap it or free its launch: kill, reap and release it here.
+                reaper.abandon(l);
                 return .{ .failed = .{ .stage = .resource, .errno = sys.EAGAIN } };
             };
             return .{ .ok = .{ .id = id, .pid = pid, .pidfd = pidfd } };
@@ -151,7 +193,7 @@ fn startHelper(helper_path: [*:0]const u8, grace_ms: i32, helper_end: i32) Start
     }
 }
 
-fn claim(sock: i32) ?*Session {
+fn claim(sock: i32, inline_max: usize) ?*Session {
     const pages = std.heap.page_allocator;
     const entries = pages.alloc(Entry, max_inflight) catch return null;
     const free_tags = pages.alloc(u16, max_inflight) catch {
@@ -176,6 +218,7 @@ fn claim(sock: i32) ?*Session {
         s.entries = entries;
         s.free_tags = free_tags;
         s.free_count = max_inflight;
+        s.inline_max_bytes = inline_max;
         for (entries) |*e| e.* = .{};
         for (free_tags, 0..) |*t, i| t.* = @intCast(max_inflight - 1 - i);
         var ev = linux.epoll_event{ .events = linux.EPOLL.IN, .data = .{ .u64 = index } };
@@ -216,8 +259,15 @@ pub fn control(handle: u32, kind: protocol.Kind, arg: i32) i32 {
     const s = lookup(handle) orelse return sys.ESRCH;
     s.request_mutex.lock();
     defer s.request_mutex.unlock();
+    return sendControl(s, kind, arg);
+}
+
+/// Called with request_mutex held. A helper that took no frame within our patience is lost.
+fn sendControl(s: *Session, kind: protocol.Kind, arg: i32) i32 {
     const frame = protocol.Control{ .kind = kind, .arg = arg };
-    return sendFrame(s.sock, std.mem.asBytes(&frame), &.{}, &.{});
+    const errno = sendFrame(s, &.{std.mem.asBytes(&frame)}, &.{});
+    if (errno == ETIMEDOUT) forceLost(s);
+    return errno;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,6 +281,16 @@ const Shipment = struct {
     made: [protocol.max_fds]i32 = undefined,
     made_count: usize = 0,
 
+    /// `made`: this call opened it, and closes it once sent.
+    fn add(self: *Shipment, fd: i32, made: bool) void {
+        std.debug.assert(self.count < protocol.max_fds); // prepare() keeps two places free
+        self.fds[self.count] = fd;
+        self.count += 1;
+        if (!made) return;
+        self.made[self.made_count] = fd;
+        self.made_count += 1;
+    }
+
     fn closeMade(self: *Shipment) void {
         for (self.made[0..self.made_count]) |fd| sys.close(fd);
         self.made_count = 0;
@@ -243,37 +303,49 @@ const Shipment = struct {
 fn prepare(request: []const u8, parent_fds: []i32, ship: *Shipment) ?launch.Failure {
     for (parent_fds) |*fd| fd.* = -1;
     const slots = std.mem.bytesAsSlice(abi.Slot, request[@sizeOf(abi.RequestHeader)..][0 .. parent_fds.len * @sizeOf(abi.Slot)]);
+    // Two places stay free behind the slots: our cwd, and the body's memfd.
+    const slot_fds_max = protocol.max_fds - 2;
     for (slots, 0..) |slot, i| {
         if (!protocol.isShipped(slot.kind)) continue;
-        if (ship.count == protocol.max_fds - 1) return .{ .stage = .resource, .errno = E2BIG };
+        if (ship.count == slot_fds_max) return .{ .stage = .resource, .errno = E2BIG };
         if (slot.kind == .pipe) {
             var pair: [2]i32 = undefined;
             const rc = linux.socketpair(linux.AF.UNIX, linux.SOCK.STREAM | linux.SOCK.CLOEXEC, 0, &pair);
             if (sys.errnoOf(rc) != 0) return .{ .stage = .resource, .errno = sys.errnoOf(rc) };
             _ = sys.fcntl(pair[0], sys.F_SETFL, sys.O_NONBLOCK | sys.O_RDWR);
             parent_fds[i] = pair[0];
-            ship.made[ship.made_count] = pair[1];
-            ship.made_count += 1;
-            ship.fds[ship.count] = pair[1];
+            ship.add(pair[1], true);
         } else {
             if (sys.errnoOf(sys.fcntl(slot.fd, sys.F_GETFD, 0)) != 0) return .{ .stage = .fd, .errno = sys.EBADF };
-            ship.fds[ship.count] = slot.fd;
+            ship.add(slot.fd, false);
         }
-        ship.count += 1;
     }
     const header = std.mem.bytesToValue(abi.RequestHeader, request[0..@sizeOf(abi.RequestHeader)]);
     if (header.flags & abi.flag_cgroup_fd != 0) {
-        if (ship.count == protocol.max_fds - 1) return .{ .stage = .resource, .errno = E2BIG };
+        if (ship.count == slot_fds_max) return .{ .stage = .resource, .errno = E2BIG };
         if (sys.errnoOf(sys.fcntl(header.cgroup_fd, sys.F_GETFD, 0)) != 0) return .{ .stage = .resource, .errno = sys.EBADF };
-        ship.fds[ship.count] = header.cgroup_fd;
-        ship.count += 1;
+        ship.add(header.cgroup_fd, false);
     }
     const cwd = sys.openat(sys.AT_FDCWD, ".", sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC);
     if (sys.errnoOf(cwd) != 0) return .{ .stage = .cwd, .errno = sys.errnoOf(cwd) };
-    ship.made[ship.made_count] = sys.asFd(cwd);
-    ship.made_count += 1;
-    ship.fds[ship.count] = sys.asFd(cwd);
-    ship.count += 1;
+    ship.add(sys.asFd(cwd), true);
+    return null;
+}
+
+/// Puts the request into a memfd, shipped last, for a frame too large to go inline.
+fn shipBody(request: []const u8, ship: *Shipment) ?launch.Failure {
+    if (request.len > protocol.max_request_bytes) return .{ .stage = .resource, .errno = E2BIG };
+    const rc = linux.memfd_create("forkless-request", linux.MFD.CLOEXEC);
+    if (sys.errnoOf(rc) != 0) return .{ .stage = .resource, .errno = sys.errnoOf(rc) };
+    const fd = sys.asFd(rc);
+    ship.add(fd, true);
+    var done: usize = 0;
+    while (done < request.len) {
+        const n = sys.write(fd, request[done..]);
+        if (sys.errnoOf(n) == sys.EINTR) continue;
+        if (sys.errnoOf(n) != 0) return .{ .stage = .resource, .errno = sys.errnoOf(n) };
+        done += n;
+    }
     return null;
 }
 
@@ -293,6 +365,13 @@ fn spawnThrough(s: *Session, request: []const u8, parent_fds: []i32, sync: bool)
     var ship = Shipment{};
     defer ship.closeMade();
     if (prepare(request, parent_fds, &ship)) |failure| return .{ .failed = failure };
+    var head = protocol.SpawnFrame{ .tag = 0, .fd_count = 0 };
+    const inline_body = @sizeOf(protocol.SpawnFrame) + request.len <= s.inline_max_bytes;
+    if (!inline_body) {
+        if (shipBody(request, &ship)) |failure| return .{ .failed = failure };
+        head.flags = protocol.SpawnFrame.body_in_fd;
+    }
+    head.fd_count = @intCast(ship.count);
     s.request_mutex.lock();
     defer s.request_mutex.unlock();
     s.mutex.lock();
@@ -303,25 +382,76 @@ fn spawnThrough(s: *Session, request: []const u8, parent_fds: []i32, sync: bool)
     const connected = s.connected;
     s.reply = null;
     s.mutex.unlock();
-    if (!connected) return abandon(s, tag, .{ .stage = lost_stage, .errno = lost_errno });
-    const head = protocol.SpawnFrame{ .tag = tag, .fd_count = @intCast(ship.count) };
-    const errno = sendFrame(s.sock, std.mem.asBytes(&head), request, ship.fds[0..ship.count]);
+    const lost_failure = launch.Failure{ .stage = lost_stage, .errno = lost_errno };
+    if (!connected) return abandon(s, tag, lost_failure);
+    head.tag = tag;
+    const body: []const u8 = if (inline_body) request else &.{};
+    const errno = sendFrame(s, &.{ std.mem.asBytes(&head), body }, ship.fds[0..ship.count]);
     // In flight, the kernel holds its own references: our copies of the child's ends go now.
     ship.closeMade();
-    if (errno == EPIPE or errno == ECONNRESET) return abandon(s, tag, .{ .stage = lost_stage, .errno = lost_errno });
-    if (errno != 0) return abandon(s, tag, .{ .stage = .resource, .errno = if (errno == 90) E2BIG else errno }); // EMSGSIZE
-    const reply = awaitReply(s) orelse return abandon(s, tag, .{ .stage = lost_stage, .errno = lost_errno });
+    switch (errno) {
+        0 => {},
+        EPIPE, ECONNRESET => return abandon(s, tag, lost_failure),
+        ETIMEDOUT => {
+            forceLost(s);
+            return abandon(s, tag, lost_failure);
+        },
+        // Inline frames fit the buffer we measured; this would be a datagram the kernel still refused.
+        EMSGSIZE => return abandon(s, tag, .{ .stage = .resource, .errno = E2BIG }),
+        else => return abandon(s, tag, .{ .stage = .resource, .errno = errno }),
+    }
+    const reply = awaitReply(s) orelse return abandon(s, tag, lost_failure);
+    if (reply.refused) {
+        // The child runs and its tag stays taken (onSpawned marked it): the helper kills it and
+        // reports its end, which frees the tag. A helper that cannot be told is lost, and lost()
+        // frees the tag.
+        _ = sendControl(s, .kill_launch, tag);
+        return .{ .failed = .{ .stage = reply.spawned.stage, .errno = reply.spawned.errno } };
+    }
     if (reply.spawned.stage != .none) return abandon(s, tag, .{ .stage = reply.spawned.stage, .errno = reply.spawned.errno });
     return .{ .ok = .{ .tag = tag, .pid = reply.spawned.pid, .id = reply.id, .pidfd = reply.pidfd } };
 }
 
+/// The escalation every wait on the helper follows: up to helper_patience_ms, then SIGKILL it
+/// and wait as long again, then give up (the caller counts the helper as lost).
+const Patience = struct {
+    deadline_ms: i64,
+    killed: bool = false,
+
+    fn start() Patience {
+        return .{ .deadline_ms = nowMs() + helper_patience_ms };
+    }
+
+    /// What is left of the current bound, for poll.
+    fn leftMs(p: *const Patience) i32 {
+        return @intCast(std.math.clamp(p.deadline_ms - nowMs(), 0, std.math.maxInt(i32)));
+    }
+
+    /// True once both bounds have passed; at the end of the first, the helper is SIGKILLed.
+    fn exhausted(p: *Patience, s: *Session) bool {
+        if (nowMs() < p.deadline_ms) return false;
+        if (p.killed) return true;
+        p.killed = true;
+        _ = reaper.kill(s.helper_id, sys.SIGKILL);
+        p.deadline_ms = nowMs() + helper_patience_ms;
+        return false;
+    }
+};
+
+fn nowMs() i64 {
+    var ts: linux.timespec = undefined;
+    const rc = linux.clock_gettime(.MONOTONIC, &ts);
+    std.debug.assert(sys.errnoOf(rc) == 0);
+    return @as(i64, ts.sec) * std.time.ms_per_s + @divTrunc(@as(i64, ts.nsec), std.time.ns_per_ms);
+}
+
 /// Reads the socket until our reply arrives (handling exit reports on the way, exactly as the
-/// reader thread would); null when the helper went away first. A helper that stays silent past
-/// the bound is killed, which turns into EOF and so into null.
+/// reader thread would); null when the helper went away first, or stayed silent past our
+/// patience (it is then SIGKILLed, and counted lost even if its end never shows).
 fn awaitReply(s: *Session) ?Reply {
     s.read_mutex.lock();
     defer s.read_mutex.unlock();
-    var killed = false;
+    var patience = Patience.start();
     while (true) {
         s.mutex.lock();
         const reply = s.reply;
@@ -330,26 +460,39 @@ fn awaitReply(s: *Session) ?Reply {
         s.mutex.unlock();
         if (reply != null) return reply;
         if (!connected) return null;
-        var p = [1]linux.pollfd{.{ .fd = s.sock, .events = linux.POLL.IN, .revents = 0 }};
-        const rc = linux.poll(&p, 1, @intCast(reply_timeout_ns / std.time.ns_per_ms));
-        if (rc == 0 and !killed) {
-            killed = true;
-            _ = reaper.kill(s.helper_id, sys.SIGKILL);
+        if (patience.exhausted(s)) {
+            lost(s);
+            return null;
         }
+        var p = [1]linux.pollfd{.{ .fd = s.sock, .events = linux.POLL.IN, .revents = 0 }};
+        _ = linux.poll(&p, 1, patience.leftMs());
         readFrames(s);
     }
 }
 
+/// The helper is hung past our patience: count it lost now (its children are SIGKILLed through
+/// their pidfds and reported), unless its end was seen meanwhile.
+fn forceLost(s: *Session) void {
+    s.read_mutex.lock();
+    defer s.read_mutex.unlock();
+    if (s.connected) lost(s);
+}
+
+/// Called with s.mutex held.
 fn takeTag(s: *Session, state: @FieldType(Entry, "state")) ?u16 {
     if (s.free_count == 0) return null;
     s.free_count -= 1;
     const tag = s.free_tags[s.free_count];
+    std.debug.assert(tag < max_inflight and s.entries[tag].state == .free);
     s.entries[tag] = .{ .state = state };
     return tag;
 }
 
-/// Called with s.mutex held.
+/// Called with s.mutex held. Each tag is freed exactly once: by its spawn when the launch
+/// failed, else by the report of its end (or the helper's loss).
 fn putTag(s: *Session, tag: u16) void {
+    std.debug.assert(s.entries[tag].state != .free);
+    std.debug.assert(s.free_count < max_inflight);
     s.entries[tag] = .{};
     s.free_tags[s.free_count] = tag;
     s.free_count += 1;
@@ -362,25 +505,36 @@ fn abandon(s: *Session, tag: u16, failure: launch.Failure) Launched {
     return .{ .failed = failure };
 }
 
-/// One frame: `head` then `body`, with `fds` as SCM_RIGHTS. Returns 0 or the errno.
-fn sendFrame(sock: i32, head: []const u8, body: []const u8, fds: []const i32) i32 {
+/// One frame: the `parts` in order, with `fds` as SCM_RIGHTS. Returns 0 or the errno;
+/// ETIMEDOUT when the helper took nothing for our patience (a stopped helper fills the socket,
+/// and a blocking sendmsg would wait for it forever). The caller then counts it lost.
+fn sendFrame(s: *Session, parts: []const []const u8, fds: []const i32) i32 {
     var control_buf: protocol.CmsgBuffer = undefined;
     control_buf.header = .{ .len = protocol.CmsgBuffer.lenFor(fds.len), .level = protocol.SOL_SOCKET, .type = protocol.SCM_RIGHTS };
     @memcpy(control_buf.fds[0..fds.len], fds);
-    var iov = [2]std.posix.iovec_const{ .{ .base = head.ptr, .len = head.len }, .{ .base = body.ptr, .len = body.len } };
+    var iov: [2]std.posix.iovec_const = undefined;
+    var iov_count: usize = 0;
+    for (parts) |part| if (part.len > 0) {
+        iov[iov_count] = .{ .base = part.ptr, .len = part.len };
+        iov_count += 1;
+    };
     const msg = linux.msghdr_const{
         .name = null,
         .namelen = 0,
         .iov = &iov,
-        .iovlen = if (body.len == 0) 1 else 2,
+        .iovlen = iov_count,
         .control = if (fds.len == 0) null else &control_buf,
         .controllen = if (fds.len == 0) 0 else protocol.CmsgBuffer.spaceFor(fds.len),
         .flags = 0,
     };
+    var patience = Patience.start();
     while (true) {
-        const rc = linux.sendmsg(sock, &msg, linux.MSG.NOSIGNAL);
-        if (sys.errnoOf(rc) == sys.EINTR) continue;
-        return sys.errnoOf(rc);
+        const errno = sys.errnoOf(linux.sendmsg(s.sock, &msg, linux.MSG.NOSIGNAL | linux.MSG.DONTWAIT));
+        if (errno == sys.EINTR) continue;
+        if (errno != sys.EAGAIN) return errno;
+        if (patience.exhausted(s)) return ETIMEDOUT;
+        var p = [1]linux.pollfd{.{ .fd = s.sock, .events = linux.POLL.OUT, .revents = 0 }};
+        _ = linux.poll(&p, 1, patience.leftMs());
     }
 }
 
@@ -453,7 +607,7 @@ pub fn spawnSync(handle: u32, request: []const u8, out: *abi.SyncResult, parent_
     out.pid = l.pid;
     // The same gathering and limits as a direct spawnSync: the helper's pidfd signals the child.
     sync_mod.collect(l.pidfd, parent_fds, deadline_ns, limits, out);
-    const done = awaitExit(s, l.tag);
+    const done = awaitExit(s, l.tag, l.pidfd);
     sys.close(l.pidfd);
     sync_mod.closeExtraSlots(parent_fds);
     out.exit_code = done.exit_code;
@@ -463,10 +617,23 @@ pub fn spawnSync(handle: u32, request: []const u8, out: *abi.SyncResult, parent_
     out.rusage = done.rusage;
 }
 
-fn awaitExit(s: *Session, tag: u16) abi.Completion {
+/// The helper's report of a sync child's end. The child itself may take as long as it likes (a
+/// direct spawnSync waits for it too); from its end on, the helper gets our patience to report.
+fn awaitExit(s: *Session, tag: u16, pidfd: i32) abi.Completion {
+    var p = [1]linux.pollfd{.{ .fd = pidfd, .events = linux.POLL.IN, .revents = 0 }};
+    while (sys.errnoOf(linux.poll(&p, 1, -1)) == sys.EINTR) {}
+    var patience = Patience.start();
     s.mutex.lock();
     defer s.mutex.unlock();
-    while (!s.entries[tag].finished) s.cond.wait(&s.mutex);
+    while (!s.entries[tag].finished) {
+        const left_ns: u64 = @as(u64, @intCast(patience.leftMs())) * std.time.ns_per_ms;
+        s.cond.timedWait(&s.mutex, left_ns) catch {
+            if (!patience.exhausted(s)) continue;
+            s.mutex.unlock();
+            forceLost(s); // reports this child as lost, so `finished` holds below
+            s.mutex.lock();
+        };
+    }
     const done = s.entries[tag].completion;
     putTag(s, tag);
     return done;
@@ -520,10 +687,13 @@ fn readFrames(s: *Session) void {
         if (err == sys.EINTR) continue;
         if (err != 0 or n == 0) return lost(s);
         const fds = control_buf.received(msg.controllen);
+        // MSG_CTRUNC: the kernel could not give us every fd the frame carried; with a control
+        // buffer for four, for frames that carry at most one, that means we are at our fd limit.
+        const truncated = msg.flags & linux.MSG.CTRUNC != 0;
         const kind = std.mem.bytesToValue(protocol.Kind, frame[0..4]);
         if (kind == .spawned and n == @sizeOf(protocol.Spawned)) {
             const spawned = std.mem.bytesToValue(protocol.Spawned, frame[0..@sizeOf(protocol.Spawned)]);
-            onSpawned(s, spawned, if (fds.len > 0) fds[0] else -1);
+            onSpawned(s, spawned, if (fds.len > 0) fds[0] else -1, truncated);
             for (fds[@min(fds.len, 1)..]) |fd| sys.close(fd);
         } else if (kind == .exited and n == @sizeOf(protocol.Exited)) {
             for (fds) |fd| sys.close(fd);
@@ -534,40 +704,50 @@ fn readFrames(s: *Session) void {
     }
 }
 
-fn onSpawned(s: *Session, spawned: protocol.Spawned, pidfd: i32) void {
+fn onSpawned(s: *Session, spawned: protocol.Spawned, pidfd: i32, truncated: bool) void {
     s.mutex.lock();
     defer s.mutex.unlock();
     defer s.cond.broadcast();
-    var reply = Reply{ .spawned = spawned, .pidfd = pidfd };
-    if (spawned.tag >= max_inflight) return;
+    // Only the request in flight is answered; anything else would be a helper bug.
+    const waiting = spawned.tag < max_inflight and s.reply == null and switch (s.entries[spawned.tag].state) {
+        .running, .running_sync => s.entries[spawned.tag].pidfd < 0,
+        .free, .refused => false,
+    };
+    if (!waiting) {
+        if (pidfd >= 0) sys.close(pidfd);
+        return;
+    }
     const e = &s.entries[spawned.tag];
+    var reply = Reply{ .spawned = spawned, .pidfd = -1 };
     if (spawned.stage != .none) {
+        if (pidfd >= 0) sys.close(pidfd);
         s.reply = reply;
         return;
     }
-    if (pidfd < 0) {
-        // A launch without its pidfd cannot be signalled safely: refuse it; the helper will
-        // still report its end, which the entry (now failed) swallows.
-        reply.spawned.stage = .resource;
-        reply.spawned.errno = sys.EINVAL;
-        s.reply = reply;
-        return;
+    // Without its pidfd a child cannot be signalled safely (its pid may be reused): refuse it.
+    if (pidfd < 0) return refuse(s, e, &reply, if (truncated) EMFILE else sys.EINVAL);
+    if (e.state == .running) {
+        reply.id = reaper.addForeign(spawned.pid, pidfd) orelse {
+            sys.close(pidfd);
+            return refuse(s, e, &reply, sys.EAGAIN);
+        };
     }
+    e.id = reply.id;
     e.pid = spawned.pid;
     e.pidfd = pidfd;
-    if (e.state == .running) {
-        e.id = reaper.addForeign(spawned.pid, pidfd) orelse {
-            _ = sys.pidfdSendSignal(pidfd, sys.SIGKILL);
-            sys.close(pidfd);
-            e.pidfd = -1;
-            reply.spawned.stage = .resource;
-            reply.spawned.errno = sys.EAGAIN;
-            s.reply = reply;
-            return;
-        };
-        reply.id = e.id;
-    }
+    reply.pidfd = pidfd;
     s.reply = reply;
+}
+
+/// A child the helper started and we cannot take: its tag stays taken until its end is
+/// reported; the spawn fails with `errno` and has the helper kill it. Called with s.mutex held.
+fn refuse(s: *Session, e: *Entry, reply: *Reply, errno: i32) void {
+    e.* = .{ .state = .refused };
+    reply.spawned.stage = .resource;
+    reply.spawned.errno = errno;
+    reply.spawned.pid = -1;
+    reply.refused = true;
+    s.reply = reply.*;
 }
 
 fn onExited(s: *Session, exited: protocol.Exited) void {
@@ -578,41 +758,64 @@ fn onExited(s: *Session, exited: protocol.Exited) void {
     const e = &s.entries[tag];
     switch (e.state) {
         .running => {
-            if (e.id != 0) reaper.postForeign(e.id, exited.completion);
+            // Not yet answered (pidfd -1) would mean an Exited before its Spawned: a helper bug,
+            // and freeing the tag now would free it twice.
+            if (e.pidfd < 0) return;
+            reaper.postForeign(e.id, exited.completion);
             putTag(s, tag);
         },
         .running_sync => {
+            if (e.pidfd < 0) return;
             e.completion = exited.completion;
             e.finished = true;
             s.cond.broadcast();
         },
-        // A frame for a tag no longer in use (a launch refused in onSpawned).
+        .refused => putTag(s, tag),
         .free => {},
     }
 }
 
-/// The helper is gone (it died, or it finished after close): every child still ours was killed
-/// with it. Make sure of that through their pidfds, then report each as killed by SIGKILL.
+/// The helper is gone (it died, or it finished after close, or it is hung past our patience):
+/// every child still ours was killed with it. Make sure of that through their pidfds, then
+/// report each as killed by SIGKILL. Called with read_mutex held.
 fn lost(s: *Session) void {
     _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, s.sock, null);
+    // The waiting happens without s.mutex (a sync caller may be waiting on it) and with one
+    // bound for all: this is the reader thread of every container. `connected` stays true
+    // until the end, so release() cannot free the entries meanwhile; their pidfds cannot go
+    // either, since only frames (under read_mutex, ours) retire them.
+    var dying: [max_inflight]i32 = undefined;
+    var dying_count: usize = 0;
+    s.mutex.lock();
+    for (s.entries) |*e| if (hasLiveChild(e)) {
+        _ = sys.pidfdSendSignal(e.pidfd, sys.SIGKILL);
+        dying[dying_count] = e.pidfd;
+        dying_count += 1;
+    };
+    s.mutex.unlock();
+    const deadline_ms = nowMs() + lost_kill_wait_ms;
+    for (dying[0..dying_count]) |pidfd| {
+        var p = [1]linux.pollfd{.{ .fd = pidfd, .events = linux.POLL.IN, .revents = 0 }};
+        _ = linux.poll(&p, 1, @intCast(std.math.clamp(deadline_ms - nowMs(), 0, lost_kill_wait_ms)));
+    }
     s.mutex.lock();
     s.connected = false;
-    for (s.entries) |*e| if (e.state != .free and e.pidfd >= 0) {
-        _ = sys.pidfdSendSignal(e.pidfd, sys.SIGKILL);
-    };
     for (s.entries, 0..) |*e, tag| {
-        if (e.state == .free or e.pidfd < 0) continue;
-        waitDead(e.pidfd);
+        if (e.state == .refused) {
+            putTag(s, @intCast(tag)); // its Exited will never come
+            continue;
+        }
+        if (!hasLiveChild(e)) continue;
         var done = std.mem.zeroes(abi.Completion);
         done.pid = e.pid;
         done.exit_code = -1;
         done.signal = sys.SIGKILL;
+        done.stage = lost_stage;
+        done.errno = lost_errno;
         if (e.state == .running) {
-            done.stage = lost_stage;
-            done.errno = lost_errno;
             reaper.postForeign(e.id, done);
             putTag(s, @intCast(tag));
-        } else if (e.state == .running_sync and !e.finished) {
+        } else {
             e.completion = done;
             e.finished = true;
         }
@@ -624,7 +827,12 @@ fn lost(s: *Session) void {
     freeIfDone(s);
 }
 
-fn waitDead(pidfd: i32) void {
-    var p = [1]linux.pollfd{.{ .fd = pidfd, .events = linux.POLL.IN, .revents = 0 }};
-    _ = linux.poll(&p, 1, lost_kill_wait_ms);
+/// A launched child whose end the helper has not reported (an entry still waiting for its
+/// reply has no pidfd: its spawn frees it).
+fn hasLiveChild(e: *const Entry) bool {
+    return switch (e.state) {
+        .running => e.pidfd >= 0,
+        .running_sync => e.pidfd >= 0 and !e.finished,
+        .free, .refused => false,
+    };
 }

@@ -14,7 +14,13 @@ const reaper = engine.reaper;
 const protocol = engine.protocol;
 
 const allocator = std.heap.raw_c_allocator;
-const sock = protocol.helper_socket_fd;
+/// Our end of the socketpair; a var only so that tests can hand us a socketpair of their own.
+var sock: i32 = protocol.helper_socket_fd;
+const EPIPE = 32;
+const ECONNRESET = 104;
+const ENOBUFS = 105;
+const EMFILE = 24;
+const E2BIG = 7;
 
 /// The bound on children launched and not yet reaped; a spawn beyond it is refused with EAGAIN.
 const max_children = 4096;
@@ -86,6 +92,7 @@ fn setup(parent: i32) !void {
         }
     }
     _ = linux.prctl(@intFromEnum(linux.PR.SET_CHILD_SUBREAPER), 1, 0, 0, 0);
+    raiseNofile();
     // Terminal signals hit the whole process group, ours included: the main process decides
     // what they mean, so we ignore them. SIGTERM (also our parent-death signal) ends the tree.
     const ign = sys.KernelSigaction{ .handler = 1, .flags = 0, .restorer = 0, .mask = 0 };
@@ -96,25 +103,45 @@ fn setup(parent: i32) !void {
     if (sys.errnoOf(sfd) != 0) return error.Setup;
     signal_fd = sys.asFd(sfd);
     // Second line of defence after the socket's EOF. Set before the check, so a parent that
-    // died in between is seen by getppid.
+    // died in between is seen by getppid. It fires when the *thread* that cloned us exits: the
+    // main process clones us on its launcher thread (container.zig asks for a death signal, so
+    // launch.zig hands the clone there), which lives as long as the process. The main side armed
+    // the same signal before our exec; setting it again is idempotent, and keeps it armed if we
+    // were started some other way.
     _ = linux.prctl(@intFromEnum(linux.PR.SET_PDEATHSIG), linux.SIG.TERM, 0, 0, 0);
     if (parent != 0 and linux.getppid() != parent) stopping = true;
     if (launch.init() != 0) return error.Setup;
     const ep = linux.epoll_create1(linux.EPOLL.CLOEXEC);
     if (sys.errnoOf(ep) != 0) return error.Setup;
     epoll_fd = sys.asFd(ep);
-    try watch(sock, eventData(.socket, 0));
-    try watch(signal_fd, eventData(.signals, 0));
-    frame = try allocator.alignedAlloc(u8, .@"8", 64 * 1024);
+    if (watch(sock, eventData(.socket, 0)) != null) return error.Setup;
+    if (watch(signal_fd, eventData(.signals, 0)) != null) return error.Setup;
+    // Inline frames are at most this big; a larger request comes in a memfd (readBody).
+    frame = try allocator.alignedAlloc(u8, .@"8", protocol.max_inline_bytes);
+}
+
+/// We hold one pidfd per child (up to max_children) plus each request's fds while it is
+/// launched: the select()-safe 1024 the engine gives every child, us included, is far too few.
+/// Our children do not inherit this: the child setup brings a soft limit above 1024 back down
+/// unless asked to keep it, exactly as for a direct spawn, whose parent (Bun) runs at its hard
+/// limit too. A failure leaves us at 1024: we then refuse with EMFILE, as any process would.
+fn raiseNofile() void {
+    var limit: sys.Rlimit64 = undefined;
+    if (sys.errnoOf(sys.prlimit(sys.RLIMIT_NOFILE, null, &limit)) != 0) return;
+    if (limit.cur >= limit.max) return;
+    limit.cur = limit.max;
+    _ = sys.prlimit(sys.RLIMIT_NOFILE, &limit, null);
 }
 
 fn sigBit(sig: u32) u64 {
     return @as(u64, 1) << @intCast(sig - 1);
 }
 
-fn watch(fd: i32, data: u64) !void {
+/// Null, or the errno of epoll_ctl.
+fn watch(fd: i32, data: u64) ?i32 {
     var ev = linux.epoll_event{ .events = linux.EPOLL.IN, .data = .{ .u64 = data } };
-    if (sys.errnoOf(linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_ADD, fd, &ev)) != 0) return error.Watch;
+    const errno = sys.errnoOf(linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_ADD, fd, &ev));
+    return if (errno == 0) null else errno;
 }
 
 /// Waits up to `timeout_ms` (-1: forever) and handles what arrived.
@@ -145,18 +172,6 @@ var pending_count: usize = 0;
 // Requests
 
 fn receive() void {
-    // Peek for the frame's length first: a SEQPACKET frame longer than the buffer is cut.
-    var empty: [1]std.posix.iovec = .{.{ .base = frame.ptr, .len = 0 }};
-    var peek = linux.msghdr{ .name = null, .namelen = 0, .iov = &empty, .iovlen = 1, .control = null, .controllen = 0, .flags = 0 };
-    const want = linux.recvmsg(sock, &peek, linux.MSG.PEEK | linux.MSG.TRUNC);
-    if (sys.errnoOf(want) == sys.EINTR or sys.errnoOf(want) == sys.EAGAIN) return;
-    if (sys.errnoOf(want) != 0 or want == 0) return lostMain();
-    if (want > frame.len and want <= protocol.max_frame_bytes) {
-        if (allocator.alignedAlloc(u8, .@"8", want)) |bigger| {
-            allocator.free(frame);
-            frame = bigger;
-        } else |_| {}
-    }
     var iov: [1]std.posix.iovec = .{.{ .base = frame.ptr, .len = frame.len }};
     var control: protocol.CmsgBuffer = undefined;
     var msg = linux.msghdr{ .name = null, .namelen = 0, .iov = &iov, .iovlen = 1, .control = &control, .controllen = @sizeOf(protocol.CmsgBuffer), .flags = 0 };
@@ -167,55 +182,112 @@ fn receive() void {
     defer for (fds) |fd| sys.close(fd);
     if (n < @sizeOf(protocol.Control)) return;
     const kind = std.mem.bytesToValue(protocol.Kind, frame[0..4]);
+    if (kind == .spawn) return spawn(frame[0..n], fds, msg.flags);
+    const control_frame = std.mem.bytesToValue(protocol.Control, frame[0..@sizeOf(protocol.Control)]);
     switch (kind) {
-        .spawn => spawn(frame[0..n], fds, msg.flags),
-        .kill_all, .shutdown => {
-            const control_frame = std.mem.bytesToValue(protocol.Control, frame[0..@sizeOf(protocol.Control)]);
-            if (kind == .kill_all) {
-                tree.signalAll(control_frame.arg);
-            } else {
-                grace_ms = @max(0, control_frame.arg);
-                stopping = true;
-            }
+        .kill_all => tree.signalAll(control_frame.arg),
+        .shutdown => {
+            grace_ms = @max(0, control_frame.arg);
+            stopping = true;
+        },
+        // Reported as usual once reaped: that Exited frees the tag on the main side.
+        .kill_launch => if (byTag(control_frame.arg)) |c| {
+            _ = sys.pidfdSendSignal(c.pidfd, sys.SIGKILL);
         },
         else => {},
     }
 }
 
+fn byTag(tag: i32) ?*Child {
+    for (children[0..high_water]) |*c| if (c.live and c.tag == tag) return c;
+    return null;
+}
+
 /// Launches one request through the engine's own path. The shipped fds are closed by the caller
-/// right after: the child holds its own copies from clone on.
+/// right after: the child holds its own copies from clone on. Every request is answered with
+/// exactly one Spawned frame; only a child that main was told of is reported Exited later.
 fn spawn(bytes: []u8, fds: []const i32, flags: u32) void {
     if (bytes.len < @sizeOf(protocol.SpawnFrame)) return;
     const head = std.mem.bytesToValue(protocol.SpawnFrame, bytes[0..@sizeOf(protocol.SpawnFrame)]);
-    const request = bytes[@sizeOf(protocol.SpawnFrame)..];
-    const failed = struct {
-        fn f(tag: u32, stage: abi.Stage, errno: i32) void {
-            reply(.{ .tag = tag, .pid = -1, .stage = stage, .errno = errno }, -1);
-        }
-    }.f;
-    if (flags & linux.MSG.CTRUNC != 0 or fds.len != head.fd_count or fds.len == 0) return failed(head.tag, .resource, sys.EINVAL);
-    const slot_count = rewriteRequest(request, fds[0 .. fds.len - 1]) orelse return failed(head.tag, .resource, sys.EINVAL);
+    // MSG_CTRUNC: some of the fds could not be installed here (our fd limit); MSG_TRUNC: the
+    // frame did not fit our buffer (main sends larger requests in a memfd, so a bug).
+    if (flags & linux.MSG.CTRUNC != 0) return failed(head.tag, .resource, EMFILE);
+    if (flags & linux.MSG.TRUNC != 0) return failed(head.tag, .resource, E2BIG);
+    const body_in_fd = head.flags & protocol.SpawnFrame.body_in_fd != 0;
+    const extra: usize = if (body_in_fd) 2 else 1; // the cwd, and the body's memfd
+    if (fds.len != head.fd_count or fds.len < extra) return failed(head.tag, .resource, sys.EINVAL);
+    const request = if (body_in_fd) switch (readBody(fds[fds.len - 1])) {
+        .ok => |r| r,
+        .failed => |errno| return failed(head.tag, .resource, errno),
+    } else bytes[@sizeOf(protocol.SpawnFrame)..];
+    const slot_count = rewriteRequest(request, fds[0 .. fds.len - extra]) orelse return failed(head.tag, .resource, sys.EINVAL);
     if (child_count == max_children) return failed(head.tag, .resource, sys.EAGAIN);
     // Relative paths (cwd, file) mean the main process's cwd, which it sends with every request.
     // We are single-threaded, so changing our own cwd races with nothing.
-    const cd = sys.errnoOf(sys.fchdir(fds[fds.len - 1]));
+    const cd = sys.errnoOf(sys.fchdir(fds[fds.len - extra]));
     if (cd != 0) return failed(head.tag, .cwd, cd);
     var parent_fds: [abi.max_slots]i32 = undefined;
     switch (launch.start(request, parent_fds[0..slot_count], false, null)) {
         .failed => |f| failed(head.tag, f.stage, f.errno),
-        .ok => |l| {
-            const index = freeIndex();
-            children[index] = .{ .live = true, .tag = head.tag, .pid = l.pid, .pidfd = l.pidfd, .pending = l, .generation = children[index].generation +% 1 };
-            child_count += 1;
-            pending_count += 1;
-            watch(l.pidfd, eventData(.pidfd, index)) catch {
-                // Never watched, never reaped: take it back now rather than leak a zombie.
-                _ = sys.pidfdSendSignal(l.pidfd, sys.SIGKILL);
-                return reap(&children[index]);
-            };
-            reply(.{ .tag = head.tag, .pid = l.pid, .stage = .none, .errno = 0 }, l.pidfd);
-        },
+        .ok => |l| adopt(head.tag, l),
     }
+}
+
+fn failed(tag: u32, stage: abi.Stage, errno: i32) void {
+    const rc = send(std.mem.asBytes(&protocol.Spawned{ .tag = tag, .pid = -1, .stage = stage, .errno = errno }), null);
+    // Main waits for this frame; a session that cannot carry it is of no use to either side.
+    if (rc != 0) lostMain();
+}
+
+/// Watches a launched child and tells main of it, then (only then) counts it as ours. A child
+/// main cannot hear of is taken back at once (killed, reaped, its launch released) and the
+/// launch reported failed: main would otherwise wait for a reply that never comes, or get an
+/// Exited for a tag it has already freed.
+fn adopt(tag: u32, l: *launch.Launch) void {
+    const index = freeIndex();
+    const generation = children[index].generation +% 1;
+    children[index].generation = generation;
+    if (watch(l.pidfd, eventData(.pidfd, index))) |errno| {
+        reaper.abandon(l);
+        return failed(tag, .resource, errno);
+    }
+    const rc = reply(.{ .tag = tag, .pid = l.pid, .stage = .none, .errno = 0 }, l.pidfd);
+    if (rc != 0) {
+        _ = linux.epoll_ctl(epoll_fd, linux.EPOLL.CTL_DEL, l.pidfd, null);
+        reaper.abandon(l);
+        // Gone: nothing to tell. Else (ETOOMANYREFS: too many fds in flight for this user) the
+        // pidfd cannot travel, but a frame without it can.
+        if (connected) failed(tag, .resource, rc);
+        return;
+    }
+    std.debug.assert(index < max_children and child_count < max_children);
+    children[index] = .{ .live = true, .tag = tag, .pid = l.pid, .pidfd = l.pidfd, .pending = l, .generation = generation };
+    high_water = @max(high_water, index + 1);
+    child_count += 1;
+    pending_count += 1;
+}
+
+/// Reads a request main sent in a memfd into our frame buffer (grown to fit, up to the bound).
+fn readBody(fd: i32) union(enum) { ok: []u8, failed: i32 } {
+    var st: linux.Stat = undefined;
+    const rc = linux.fstat(fd, &st);
+    if (sys.errnoOf(rc) != 0) return .{ .failed = sys.errnoOf(rc) };
+    const len: usize = @intCast(@max(st.size, 0));
+    if (len > protocol.max_request_bytes) return .{ .failed = E2BIG };
+    if (len > frame.len) {
+        const bigger = allocator.alignedAlloc(u8, .@"8", len) catch return .{ .failed = sys.ENOMEM };
+        allocator.free(frame);
+        frame = bigger;
+    }
+    var done: usize = 0;
+    while (done < len) {
+        const n = linux.pread(fd, frame[done..].ptr, len - done, @intCast(done));
+        if (sys.errnoOf(n) == sys.EINTR) continue;
+        if (sys.errnoOf(n) != 0) return .{ .failed = sys.errnoOf(n) };
+        if (n == 0) return .{ .failed = sys.EINVAL }; // main wrote it whole before sending
+        done += n;
+    }
+    return .{ .ok = frame[0..len] };
 }
 
 /// Makes the main process's request ours: every shipped slot becomes an `.fd` slot naming the
@@ -249,22 +321,25 @@ fn rewriteRequest(request: []u8, shipped: []const i32) ?usize {
 }
 
 fn freeIndex() usize {
-    for (children[0..], 0..) |*c, i| if (!c.live) {
-        high_water = @max(high_water, i + 1);
-        return i;
-    };
+    for (children[0..], 0..) |*c, i| if (!c.live) return i;
     unreachable; // child_count < max_children was checked
 }
 
-fn reply(spawned: protocol.Spawned, pidfd: i32) void {
+fn reply(spawned: protocol.Spawned, pidfd: i32) i32 {
     var control: protocol.CmsgBuffer = undefined;
     control.header = .{ .len = protocol.CmsgBuffer.lenFor(1), .level = protocol.SOL_SOCKET, .type = protocol.SCM_RIGHTS };
     control.fds[0] = pidfd;
-    send(std.mem.asBytes(&spawned), if (pidfd >= 0) &control else null);
+    return send(std.mem.asBytes(&spawned), if (pidfd >= 0) &control else null);
 }
 
-fn send(bytes: []const u8, control: ?*const protocol.CmsgBuffer) void {
-    if (!connected) return;
+/// How often a send that failed for want of kernel memory is tried again, 10 ms apart.
+const send_retry_max = 100;
+
+/// Sends one frame to main; 0 or the errno. Only EPIPE and ECONNRESET mean main is gone (we
+/// stop). ENOBUFS/ENOMEM are a passing shortage: tried again, a bounded number of times. The
+/// rest is the caller's: ETOOMANYREFS refuses the fd a frame carries, not the frame.
+fn send(bytes: []const u8, control: ?*const protocol.CmsgBuffer) i32 {
+    if (!connected) return EPIPE;
     var iov: [1]std.posix.iovec_const = .{.{ .base = bytes.ptr, .len = bytes.len }};
     const msg = linux.msghdr_const{
         .name = null,
@@ -275,11 +350,23 @@ fn send(bytes: []const u8, control: ?*const protocol.CmsgBuffer) void {
         .controllen = if (control != null) protocol.CmsgBuffer.spaceFor(1) else 0,
         .flags = 0,
     };
+    var retries: usize = 0;
     while (true) {
-        const rc = linux.sendmsg(sock, &msg, linux.MSG.NOSIGNAL);
-        if (sys.errnoOf(rc) == sys.EINTR) continue;
-        if (sys.errnoOf(rc) != 0) lostMain();
-        return;
+        const errno = sys.errnoOf(linux.sendmsg(sock, &msg, linux.MSG.NOSIGNAL));
+        switch (errno) {
+            sys.EINTR => continue,
+            EPIPE, ECONNRESET => {
+                lostMain();
+                return errno;
+            },
+            ENOBUFS, sys.ENOMEM => if (retries < send_retry_max) {
+                retries += 1;
+                std.Thread.sleep(10 * std.time.ns_per_ms);
+                continue;
+            },
+            else => {},
+        }
+        return errno;
     }
 }
 
@@ -315,7 +402,8 @@ fn reap(c: *Child) void {
         var done = reaper.completion(0, c.pid, &info, &usage);
         done.stage = c.stage;
         done.errno = c.errno;
-        send(std.mem.asBytes(&protocol.Exited{ .tag = c.tag, .completion = done }), null);
+        // Main would never hear of this end: the session is of no use any more.
+        if (send(std.mem.asBytes(&protocol.Exited{ .tag = c.tag, .completion = done }), null) != 0) lostMain();
     }
     // The main process holds a copy of this pidfd, so closing ours would not drop it from the
     // epoll set (registrations belong to the open file): remove it explicitly first.
@@ -411,4 +499,42 @@ test "rewriteRequest maps shipped slots, in order, onto the received fds, and ar
     try std.testing.expectEqual(@as(i32, linux.SIG.KILL), std.mem.bytesToValue(abi.RequestHeader, bytes[0..@sizeOf(abi.RequestHeader)]).death_signal);
     // One fd too many or too few is refused.
     try std.testing.expectEqual(@as(?usize, null), rewriteRequest(&bytes, &.{ 11, 12 }));
+}
+
+test "a launched child that cannot be watched is killed, reaped and released, and the request answered (one Spawned, no Exited)" {
+    if (launch.devnull_fd < 0) try std.testing.expectEqual(@as(i32, 0), launch.init());
+    var pair: [2]i32 = undefined;
+    try std.testing.expectEqual(@as(usize, 0), linux.socketpair(linux.AF.UNIX, linux.SOCK.SEQPACKET | linux.SOCK.CLOEXEC, 0, &pair));
+    defer for (pair) |fd| sys.close(fd);
+    sock = pair[1];
+    defer sock = protocol.helper_socket_fd;
+    // No epoll set (setup did not run): watching the child's pidfd fails with EBADF.
+    epoll_fd = -1;
+    var bytes: [@sizeOf(protocol.SpawnFrame) + @sizeOf(abi.RequestHeader) + 3 * @sizeOf(abi.Slot) + 15]u8 align(8) = undefined;
+    const head = protocol.SpawnFrame{ .tag = 5, .fd_count = 1 };
+    const header = abi.RequestHeader{ .abi = abi.version, .flags = 0, .slot_count = 3, .argc = 1, .envc = 0 };
+    const slots = [_]abi.Slot{ .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 }, .{ .kind = .ignore, .fd = -1 } };
+    var at: usize = 0;
+    for ([_][]const u8{ std.mem.asBytes(&head), std.mem.asBytes(&header), std.mem.sliceAsBytes(&slots), "/bin/true\x00true\x00" }) |part| {
+        @memcpy(bytes[at..][0..part.len], part);
+        at += part.len;
+    }
+    const cwd = sys.asFd(sys.openat(sys.AT_FDCWD, ".", sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC));
+    defer sys.close(cwd);
+    spawn(bytes[0..at], &.{cwd}, 0);
+    var got: protocol.Exited = undefined; // room for either frame
+    const n = sys.read(pair[0], std.mem.asBytes(&got));
+    try std.testing.expectEqual(@as(usize, @sizeOf(protocol.Spawned)), n);
+    const spawned = std.mem.bytesToValue(protocol.Spawned, std.mem.asBytes(&got)[0..@sizeOf(protocol.Spawned)]);
+    try std.testing.expectEqual(protocol.Kind.spawned, spawned.kind);
+    try std.testing.expectEqual(@as(u32, 5), spawned.tag);
+    try std.testing.expectEqual(abi.Stage.resource, spawned.stage);
+    try std.testing.expectEqual(@as(i32, sys.EBADF), spawned.errno);
+    // Nothing else follows (no Exited for a launch main was told failed), nothing is held.
+    var more: [8]u8 = undefined;
+    try std.testing.expectEqual(@as(i32, sys.EAGAIN), sys.errnoOf(linux.recvfrom(pair[0], &more, more.len, linux.MSG.DONTWAIT, null, null)));
+    try std.testing.expectEqual(@as(usize, 0), child_count);
+    try std.testing.expectEqual(@as(usize, 0), pending_count);
+    try std.testing.expect(connected);
+    try std.testing.expect(!anyChildren()); // reaped, not left a zombie
 }

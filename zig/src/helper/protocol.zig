@@ -13,6 +13,10 @@ pub const Kind = enum(u32) {
     kill_all = 2,
     /// A Control frame: end the tree now with a grace of `arg` ms, then exit.
     shutdown = 3,
+    /// A Control frame: the main process could not take the child launched for tag `arg` (its
+    /// pidfd was lost to EMFILE, or the reaper is full): SIGKILL it. Its Exited still follows,
+    /// and only that frees the tag.
+    kill_launch = 4,
     // helper → main
     /// A Spawned frame; SCM_RIGHTS carries the child's pidfd when `stage` is none.
     spawned = 16,
@@ -25,9 +29,14 @@ pub const SpawnFrame = extern struct {
     kind: Kind = .spawn,
     /// Chosen by the main process; echoed in Spawned and Exited.
     tag: u32,
-    /// How many fds ride along (shipped slots + 1 for the cwd).
+    /// How many fds ride along (shipped slots, the cgroup fd when flagged, the cwd, and the
+    /// body's memfd with `body_in_fd`).
     fd_count: u32,
-    _reserved: u32 = 0,
+    flags: u32 = 0,
+
+    /// The request bytes are not in this frame but in the last fd, a memfd: a frame larger than
+    /// the socket's send buffer would fail (EMSGSIZE), and that buffer is capped by wmem_max.
+    pub const body_in_fd: u32 = 1;
 };
 
 pub const Control = extern struct {
@@ -53,9 +62,13 @@ pub const Exited = extern struct {
 
 /// The most fds one SCM_RIGHTS message may carry (the kernel's SCM_MAX_FD).
 pub const max_fds = 253;
-/// The largest frame either side accepts: a request's argv and envp are bounded by ARG_MAX-like
-/// sizes, and the main process raises its send buffer to fit this.
-pub const max_frame_bytes = 2 * 1024 * 1024;
+/// The largest request the helper accepts. execve takes at most 6 MiB of argv and envp (3/4 of
+/// _STK_LIM, with RLIMIT_STACK at 24 MiB or more); slots and rlimits add a few KiB.
+pub const max_request_bytes = 8 * 1024 * 1024;
+/// The largest frame sent inline (head and request). A bigger request travels in a memfd: one
+/// datagram must fit the socket's send buffer, which wmem_max caps (212992 bytes by default),
+/// and a large linear skb is a high-order allocation that can fail under fragmentation.
+pub const max_inline_bytes = 64 * 1024;
 /// The helper's first descriptor: its end of the socketpair.
 pub const helper_socket_fd = 3;
 
