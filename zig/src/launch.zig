@@ -34,6 +34,11 @@ pub const Launch = struct {
     setup: Setup,
     /// Counted in `identity` from before clone until release: the child may change its ids.
     changes_identity: bool = false,
+    /// At least the bytes execve copies for file, argv and envp (NULs included): the fast bound
+    /// of argumentsRefused.
+    string_bytes_bound: usize = 0,
+    argc: usize = 0,
+    envc: usize = 0,
 
     /// Whether the child has exec'd or exited, so `report` is final and `release` is safe.
     pub fn settled(self: *const Launch) bool {
@@ -238,6 +243,9 @@ fn build(p: Parsed, base: ?*Template) ?*Launch {
     launch.args.death_signal = setup.death_signal;
     launch.args.rlimits = launch.setup.rlimits[0..setup.rlimit_count];
     launch.args.report = &launch.report;
+    launch.string_bytes_bound = p.strings.len + if (base) |t| t.strings_len else 0;
+    launch.argc = argc;
+    launch.envc = n;
     return launch;
 }
 
@@ -257,6 +265,8 @@ pub const Template = struct {
     cgroup_fd: i32,
     /// One for the owner, one per launch whose child may still read our strings.
     refs: std.atomic.Value(u32),
+    /// The bytes of file, cwd, argv and envp with their NULs: a bound on what a launch copies.
+    strings_len: usize,
 
     pub fn create(request: []const u8) union(enum) { ok: *Template, failed: Failure } {
         const p = parse(request) orelse return .{ .failed = .{ .stage = .resource, .errno = sys.EINVAL } };
@@ -305,6 +315,7 @@ pub const Template = struct {
             .setup = p.setup(),
             .cgroup_fd = cgroup_fd,
             .refs = .init(1),
+            .strings_len = p.strings.len,
         };
         return .{ .ok = t };
     }
@@ -396,6 +407,7 @@ fn prepare(launch: *Launch, p: Parsed, parent_fds: []i32, made: *Made) ?Failure 
     }
     if (launch.base == null) launch.args.cwd_fd = made.cwd_fd;
     if (checkExecutable(dir, launch.args.file, launch.args.credentials)) |errno| return .{ .stage = .exec, .errno = errno };
+    if (argumentsRefused(launch)) return .{ .stage = .exec, .errno = sys.E2BIG };
     if (launch.cgroup_path) |path| {
         // Opened here, so a relative path means our cwd (the helper's: the caller's, shipped).
         const rc = sys.openat(sys.AT_FDCWD, path, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC);
@@ -465,6 +477,44 @@ fn checkExecutable(dir: i32, file: [*:0]const u8, credentials: child.Credentials
     }
     const format = exec_format.check(dir, file, &st);
     return if (format != 0) format else null;
+}
+
+/// execve's E2BIG, known before clone (Bun's vfork reports it at once; ours would only reach
+/// onExit). The kernel's rule (fs/exec.c, bprm_stack_limits and copy_strings): a quarter of the
+/// child's stack limit, at most 6 MiB and at least ARG_MAX (128 KiB), must hold one pointer per
+/// argv and envp entry plus every string with its NUL (the file name too), and no single string
+/// may exceed MAX_ARG_STRLEN (32 pages). The strings are measured only when their upper bound
+/// does not already fit: the common launch pays one comparison.
+fn argumentsRefused(launch: *const Launch) bool {
+    const page = std.heap.pageSize();
+    const max_arg_strlen = 32 * page;
+    var limit: u64 = 6 * 1024 * 1024;
+    limit = @min(limit, stackLimitOf(launch) / 4);
+    limit = @max(limit, 128 * 1024);
+    const pointer_bytes = (@max(launch.argc, 1) + launch.envc) * @sizeOf(usize);
+    if (limit <= pointer_bytes) return true;
+    limit -= pointer_bytes;
+    if (launch.string_bytes_bound <= @min(limit, max_arg_strlen)) return false;
+    var total: usize = std.mem.len(launch.args.file) + 1;
+    for ([_][*:null]const ?[*:0]const u8{ launch.args.argv, launch.args.envp }) |list| {
+        var i: usize = 0;
+        while (list[i]) |string| : (i += 1) {
+            const bytes = std.mem.len(string) + 1;
+            if (bytes > max_arg_strlen) return true;
+            total += bytes;
+        }
+    }
+    return total > limit;
+}
+
+/// The soft RLIMIT_STACK the child execs with: the request's, else ours.
+fn stackLimitOf(launch: *const Launch) u64 {
+    for (launch.args.rlimits) |r| {
+        if (r.resource == sys.RLIMIT_STACK and r.soft != abi.rlim_keep) return r.soft;
+    }
+    var own: sys.Rlimit64 = undefined;
+    if (sys.errnoOf(sys.prlimit(sys.RLIMIT_STACK, null, &own)) != 0) return std.math.maxInt(u64);
+    return own.cur;
 }
 
 /// The kernel's execute check for the identity the child takes: a changed uid needed

@@ -20,6 +20,7 @@ pub const EAGAIN = 11;
 pub const ENOMEM = 12;
 pub const EACCES = 13;
 pub const EINTR = 4;
+pub const E2BIG = 7;
 pub const EINVAL = 22;
 pub const ENOSYS = 38;
 pub const ESRCH = 3;
@@ -192,6 +193,7 @@ pub fn prlimit(resource: u32, new: ?*const Rlimit64, old: ?*Rlimit64) usize {
     return linux.syscall4(.prlimit64, 0, resource, @intFromPtr(new), @intFromPtr(old));
 }
 
+pub const RLIMIT_STACK = 3;
 pub const RLIMIT_NOFILE = 7;
 /// select()'s fixed bitmap size: a soft limit above it lets fds exist that select() cannot watch.
 pub const FD_SETSIZE = 1024;
