@@ -60,7 +60,7 @@ interface ForklessOptions {
 
 export interface SpawnOptions<In extends StdinOption, Out extends OutputOption, Err extends OutputOption>
   extends Omit<Spawn.SpawnOptions<Spawn.Writable, OutputOption, OutputOption>, Redeclared>, StdioOptions<In, Out, Err>, ForklessOptions {
-  onExit?(subprocess: Subprocess<In, Out, Err>, exitCode: number | null, signalCode: NodeJS.Signals | null, error?: Bun.ErrorLike): void | Promise<void>;
+  onExit?(subprocess: Subprocess<In, Out, Err>, exitCode: number | null, signalCode: NodeJS.Signals | number | null, error?: Bun.ErrorLike): void | Promise<void>;
   ipc?(message: unknown, subprocess: Subprocess<In, Out, Err>, handle?: unknown): void;
   terminal?: TerminalOptions | Terminal;
 }

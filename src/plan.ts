@@ -67,7 +67,7 @@ export interface ChildSetup {
 export interface SpawnRequest {
   plan: SpawnPlan;
   command: string;
-  onExit: ((subprocess: any, exitCode: number | null, signalCode: string | null, error?: Error) => void) | undefined;
+  onExit: ((subprocess: any, exitCode: number | null, signalCode: string | number | null, error?: Error) => void) | undefined;
   /** timeout, killSignal, signal, maxBuffer (limits.ts); absent when none is set. */
   limits?: Limits;
   /** Launch through a container's helper process: true for the process-wide default one. */

@@ -16,9 +16,11 @@ const listedMessage = `signal must be one of ${listed.slice(0, -1).join(", ")} o
 
 const SIGTERM = 15;
 
-/** The name of a signal that ended a child (realtime ones have none: null, as in Bun). */
-export function signalName(signal: number): string | null {
-  return names[signal] || null;
+/** How Bun reports the signal that ended a child: its name, or for a realtime one (34..64, which
+ * have no name) the number itself; null for none. */
+export function signalName(signal: number): string | number | null {
+  if (signal === 0) return null;
+  return names[signal] || signal;
 }
 
 /** A kill() argument → signal number, or Bun's TypeError. undefined, null, NaN and "" mean the

@@ -74,7 +74,8 @@ export class Subprocess<
   #request: SpawnRequest;
   #resolveExited!: (code: number) => void;
   #exitCode: number | null = null;
-  #signalCode: string | null = null;
+  /** A name, or the number of a realtime signal (they have no name), as in Bun. */
+  #signalCode: string | number | null = null;
   #usage: BigInt64Array | undefined;
   #done = false;
   #reffed = true;
@@ -237,7 +238,7 @@ export class Subprocess<
   get exitCode(): number | null {
     return this.#exitCode;
   }
-  get signalCode(): string | null {
+  get signalCode(): string | number | null {
     return this.#signalCode;
   }
   /** As in Bun: true once the child has ended, however it ended. */

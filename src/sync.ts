@@ -16,7 +16,7 @@ export type SyncOutputOf<X extends OutputOption> = Handed<Defaulted<X, "pipe">, 
 
 export interface SyncSubprocess<Out extends OutputOption = OutputOption, Err extends OutputOption = OutputOption> {
   exitCode: number | null;
-  signalCode?: string | null;
+  signalCode?: string | number | null;
   stdout: SyncOutputOf<Out>;
   stderr: SyncOutputOf<Err>;
   success: boolean;

@@ -5,6 +5,7 @@
 // Bun 1.4.5 passes the launching thread's blocked mask on to its children; forkless must not.
 import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { spawnSync } from "../src/index.ts";
 import {
   bit,
   both,
@@ -173,4 +174,22 @@ describe("signals arriving while launching", () => {
     // The handler really ran: the storm reached this process.
     expect(count()).toBeGreaterThan(0);
   });
+});
+
+describe("a child ended by a realtime signal", () => {
+  // They have no name: Bun reports the number itself as signalCode, and 128 + n as `exited`.
+  for (const signal of [34, 40, 64]) {
+    test(`signal ${signal}: spawn and spawnSync report what Bun reports`, async () => {
+      const seen = await both(async (spawn, name) => {
+        let onExit: unknown;
+        const child = spawn(["sh", "-c", `kill -${signal} $$`], { onExit: (_p: unknown, code: unknown, sig: unknown) => void (onExit = [code, sig]) });
+        const exited = await child.exited;
+        await new Promise((resolve) => setImmediate(resolve)); // onExit runs after exited's callbacks
+        const sync = (name === "Bun.spawn" ? Bun.spawnSync : (spawnSync as AnySpawn))(["sh", "-c", `kill -${signal} $$`]);
+        return { exited, exitCode: child.exitCode, signalCode: child.signalCode, onExit, sync: { exitCode: sync.exitCode, signalCode: sync.signalCode, success: sync.success } };
+      });
+      expect(seen.forkless).toEqual(seen.bun);
+      expect(seen.bun).toMatchObject({ exited: 128 + signal, signalCode: signal, sync: { signalCode: signal } });
+    });
+  }
 });
