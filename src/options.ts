@@ -437,7 +437,7 @@ function toSlot(value: unknown, index: number, sync: boolean, where: string): Sl
   if (typeof value === "number") return fdSlot(value, index, where);
   if (typeof value === "object" && value !== null) {
     const slot = objectSlot(value, index, sync);
-    if (slot !== null) return slot;
+    if (slot !== undefined) return slot;
   }
   throw badStdioValue(value, index);
 }

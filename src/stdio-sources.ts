@@ -27,10 +27,11 @@ const write_chunk_bytes = 1 << 30;
 const stream_names = ["stdin", "stdout", "stderr"] as const;
 
 /**
- * An object given for child fd `index` → its slot, or throws Bun's error for it. null when the
- * object is of no kind Bun accepts anywhere in stdio (the caller throws Bun's generic message).
+ * An object given for child fd `index` → its slot (null: nothing at that fd), or throws Bun's
+ * error for it. undefined when the object is of no kind Bun accepts anywhere in stdio (the
+ * caller throws Bun's generic message).
  */
-export function objectSlot(value: object, index: number, sync: boolean): Slot | null {
+export function objectSlot(value: object, index: number, sync: boolean): Slot | null | undefined {
   if (value instanceof ReadableStream) return streamSlot(value, index, sync);
   if (value instanceof Blob) return blobSlot(value, index);
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
@@ -40,7 +41,7 @@ export function objectSlot(value: object, index: number, sync: boolean): Slot | 
     throw argError("ERR_INVALID_ARG_TYPE", "ArrayBufferView cannot be used for stdout/stderr yet");
   }
   if (value instanceof Response || value instanceof Request) return bodySlot(value, index, sync);
-  return null;
+  return undefined;
 }
 
 function streamSlot(stream: ReadableStream, index: number, sync: boolean): Slot {
@@ -50,11 +51,15 @@ function streamSlot(stream: ReadableStream, index: number, sync: boolean): Slot 
   return index === 0 ? { kind: "pipe", fd: -1, feed: stream } : { kind: "pipe", fd: -1, unread: true };
 }
 
-function blobSlot(blob: Blob, index: number): Slot {
+function blobSlot(blob: Blob, index: number): Slot | null {
   const file = fileRef(blob);
   if (file !== null) return fileSlot(file, index);
   if (index === 0) return bytesSlot(settledBytes(blob.bytes()));
-  if (index >= 3) throw argError("ERR_INVALID_ARG_TYPE", `Blob cannot be used for stdio[${index}] yet`);
+  // An empty one leaves nothing at that fd, as "ignore" does there (probed in Bun).
+  if (index >= 3) {
+    if (blob.size === 0) return null;
+    throw argError("ERR_INVALID_ARG_TYPE", `Blob cannot be used for stdio[${index}] yet`);
+  }
   throw argError("ERR_INVALID_ARG_TYPE", "Blobs are immutable, and cannot be used for stdout/stderr");
 }
 

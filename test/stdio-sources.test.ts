@@ -358,6 +358,7 @@ describe("extra slots (index >= 3)", () => {
     "pipe": () => "pipe",
     "Uint8Array (a socketpair; Bun ignores the bytes)": () => encode("ignored"),
     "Bun.file(path)": () => Bun.file(inFile),
+    "an empty Blob (Bun: as \"ignore\", nothing at fd 3)": () => new Blob([]),
   };
 
   for (const [name, make] of Object.entries(values)) {
@@ -375,6 +376,14 @@ describe("extra slots (index >= 3)", () => {
       expect(seen.forkless).toEqual(seen.bun);
     });
   }
+
+  test("a Blob with bytes is refused with Bun's error; an empty one is not, in spawnSync too", () => {
+    const nonEmpty = bothSync((spawnSync) => thrownBy(() => spawnSync(["true"], { stdio: ["ignore", "pipe", "pipe", new Blob(["abc"])] })));
+    expect(nonEmpty.forkless).toEqual(nonEmpty.bun);
+    expect(nonEmpty.bun).toMatchObject({ code: "ERR_INVALID_ARG_TYPE", message: "Blob cannot be used for stdio[3] yet" });
+    const empty = bothSync((spawnSync) => fdKind(spawnSync(showFd3, { stdio: ["ignore", "pipe", "pipe", new Blob([])] }).stdout.toString()));
+    expect(empty.forkless).toEqual(empty.bun);
+  });
 
   test("Bun.file(fd): the number in subprocess.stdio", async () => {
     const seen = await both(async (spawn) => {
