@@ -40,6 +40,7 @@ export class ResourceUsage {
   }
 }
 Object.defineProperty(ResourceUsage.prototype, "constructor", { value: Object });
+Object.defineProperty(ResourceUsage.prototype, Symbol.toStringTag, { value: "ResourceUsage", configurable: true });
 
 export function resourceUsageOf(ru: BigInt64Array): ResourceUsage {
   return new ResourceUsage(ru);

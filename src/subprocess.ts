@@ -67,9 +67,10 @@ export class Subprocess<
   Out extends OutputOption = OutputOption,
   Err extends OutputOption = OutputOption,
 > {
-  readonly pid: number;
-  readonly stdio: (number | null)[];
-  readonly exited: Promise<number>;
+  // Bun's fields are prototype getters: a Subprocess has no own enumerable keys.
+  #pid: number;
+  #stdio: (number | null)[];
+  #exited: Promise<number>;
   #id: number;
   #request: SpawnRequest;
   #resolveExited!: (code: number) => void;
@@ -100,12 +101,12 @@ export class Subprocess<
   /** @internal use spawn() */
   constructor(request: SpawnRequest, id: number, pid: number, fds: Int32Array) {
     this.#id = id;
-    this.pid = pid;
+    this.#pid = pid;
     this.#request = request;
-    this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
+    this.#exited = new Promise((resolve) => (this.#resolveExited = resolve));
     const slots = request.plan.slots;
     // Extra slots: a pipe's parent end or the user's own fd number; inherit and ignore show null.
-    this.stdio = slots.map((slot, i) => (i < 3 || !slot ? null : slot.kind === "pipe" ? fds[i]! : slot.kind === "fd" && !slot.source ? slot.fd : null));
+    this.#stdio = slots.map((slot, i) => (i < 3 || !slot ? null : slot.kind === "pipe" ? fds[i]! : slot.kind === "fd" && !slot.source ? slot.fd : null));
     // stdin's sink is made now (a writer holds no reading state); the streams only when asked,
     // so an unread stdout costs no reader. Until then the fd closes when this object goes.
     // A ReadableStream stdin is pumped into the pipe, and is itself subprocess.stdin (as in Bun).
@@ -179,6 +180,20 @@ export class Subprocess<
     else this.#stderr = stream;
   }
 
+  get pid(): number {
+    return this.#pid;
+  }
+  /** A fresh array at each access, as Bun's. */
+  get stdio(): (number | null)[] {
+    return [...this.#stdio];
+  }
+  get exited(): Promise<number> {
+    return this.#exited;
+  }
+  get [Symbol.toStringTag](): string {
+    return "Subprocess";
+  }
+
   /** Bun hands back the user's own fd number where one was given for a standard stream. Each
    * cast states what the options' types promise (StdinOf, OutputOf): the slots were made from them. */
   get stdin(): StdinOf<In> {
@@ -224,7 +239,7 @@ export class Subprocess<
     if (!ipc || ipcFd < 0) return;
     // The channel's slot shows null in `stdio`; onDisconnect gets this subprocess as `this` and
     // one argument, true, as in Bun.
-    this.stdio[ipc.fd] = null;
+    this.#stdio[ipc.fd] = null;
     const onDisconnect = this.#request.onDisconnect;
     this.#ipc = new IpcChannel(ipcFd, ipc.mode, (message) => ipc.onMessage.call(this, message, this, undefined), () => onDisconnect?.call(this, true));
   }
@@ -314,7 +329,8 @@ export class Subprocess<
     if (!onExit) return;
     const error = done.stage ? launchError(done.stage, done.errno, this.#request.command, this.#request.plan.file) : undefined;
     // After the callbacks of `exited`, as in Bun.
-    queueMicrotask(() => onExit(this, this.#exitCode, this.#signalCode, error));
+    // `this` is the subprocess too, as in Bun.
+    queueMicrotask(() => onExit.call(this, this, this.#exitCode, this.#signalCode, error));
   }
 }
 

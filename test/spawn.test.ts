@@ -403,6 +403,34 @@ describe("extra slots (index >= 3)", () => {
   });
 });
 
+describe("the object's shape, as programs inspect it", () => {
+  test("toString tags, no own keys, a fresh stdio array, onExit's `this`", async () => {
+    const seen = await both(async (spawn) => {
+      let thisIsIt = false;
+      const ended = new Promise<void>((resolve) => {
+        const first = spawn(["true"], {
+          onExit(this: unknown) {
+            thisIsIt = this === first;
+            resolve();
+          },
+        });
+      });
+      const p = spawn(["true"], { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+      await p.exited;
+      await ended;
+      return {
+        tag: Object.prototype.toString.call(p),
+        usageTag: Object.prototype.toString.call(p.resourceUsage()),
+        ownKeys: Object.keys(p),
+        stdioFresh: p.stdio !== p.stdio && p.stdio.length === 4,
+        onExitThisIsTheSubprocess: thisIsIt,
+      };
+    });
+    expect(seen.forkless).toEqual(seen.bun);
+    expect(seen.bun).toEqual({ tag: "[object Subprocess]", usageTag: "[object ResourceUsage]", ownKeys: [], stdioFresh: true, onExitThisIsTheSubprocess: true });
+  });
+});
+
 describe("callbacks", () => {
   test("onExit gets (subprocess, exitCode, signalCode, error) after exited's callbacks", async () => {
     const seen = await both(async (spawn) => {
