@@ -80,6 +80,34 @@ export function readMaxBuffer(value: unknown): number {
   return Math.trunc(value);
 }
 
+// spawnSync blocks the JS thread, so no timer can fire while it runs and no AbortController can
+// abort. Bun's spawnSync still kills for a signal from AbortSignal.timeout (probed; for a
+// controller's abort, or AbortSignal.any, it does not). To do the same, forkless needs the
+// signal's deadline, which the signal does not tell: AbortSignal.timeout is wrapped, once, to
+// record it. A signal made before forkless loaded is not known (the preload loads it first).
+const timeout_deadlines = new WeakMap<AbortSignal, number>();
+const make_timeout_signal = AbortSignal.timeout;
+Object.defineProperty(AbortSignal, "timeout", {
+  value: {
+    timeout(this: typeof AbortSignal, ms: number): AbortSignal {
+      const signal = make_timeout_signal.call(this, ms);
+      timeout_deadlines.set(signal, performance.now() + Number(ms));
+      return signal;
+    },
+  }.timeout,
+  writable: true,
+  configurable: true,
+});
+
+/** The timeout the engine enforces for a spawnSync: the `timeout` option's, or sooner the
+ * deadline of an AbortSignal.timeout signal; at least 1 ms once it is due (it kills then). */
+export function syncTimeoutMs(limits: Limits): number {
+  const deadline = limits.signal && timeout_deadlines.get(limits.signal);
+  if (deadline === undefined) return limits.timeoutMs;
+  const remaining = Math.max(1, Math.ceil(deadline - performance.now()));
+  return limits.timeoutMs === 0 ? remaining : Math.min(limits.timeoutMs, remaining);
+}
+
 /** The limits of one spawn, in Bun's order (timeout, then killSignal); undefined when none. */
 export function readLimits(
   options: { timeout?: unknown; killSignal?: unknown; maxBuffer?: unknown },

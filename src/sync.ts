@@ -3,7 +3,7 @@
 // exitedDueToMaxBuffer only with a maxBuffer, both after resourceUsage).
 import { launchSync, type SyncOutcome } from "./native.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
-import type { Limits } from "./limits.ts";
+import { syncTimeoutMs, type Limits } from "./limits.ts";
 import { launchFailure, type Defaulted, type Handed, type OutputOption } from "./subprocess.ts";
 import { signalName } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
@@ -34,7 +34,8 @@ const direct: SyncLauncher = (plan, limits) => launchSync(plan, 0, limits);
 export function runSync(request: SpawnRequest, launchPlan: SyncLauncher = direct): SyncSubprocess {
   const limits = request.limits;
   // Files and memfds for Bun.file / buffer stdin are open only around the call (stdio-sources.ts).
-  const outcome = withSources(request.plan, request.command, (plan) => launchPlan(plan, limits));
+  const engineLimits = limits && { ...limits, timeoutMs: syncTimeoutMs(limits) };
+  const outcome = withSources(request.plan, request.command, (plan) => launchPlan(plan, engineLimits));
   if (outcome.stage !== 0) throw launchFailure(request, outcome);
   const result: Partial<SyncSubprocess> = { exitCode: outcome.exitCode };
   if (outcome.signal) result.signalCode = signalName(outcome.signal);
@@ -43,6 +44,7 @@ export function runSync(request: SpawnRequest, launchPlan: SyncLauncher = direct
   result.stderr = outcome.stderr ?? givenFd(request.plan.slots, 2);
   result.success = outcome.exitCode === 0;
   result.resourceUsage = resourceUsageOf(outcome.rusage);
+  // With a `timeout`, Bun sets the field for a kill by an AbortSignal.timeout too (probed).
   if (limits?.timeoutMs) result.exitedDueToTimeout = outcome.timedOut === true;
   if (limits?.maxBuffer) result.exitedDueToMaxBuffer = outcome.maxBufferExceeded === true;
   result.pid = outcome.pid;

@@ -81,6 +81,30 @@ describe("spawnSync: timeout", () => {
   });
 });
 
+describe("spawnSync: signal", () => {
+  // spawnSync blocks the loop, so only a timeout signal can fire during it: Bun kills for
+  // AbortSignal.timeout, and for a controller aborted by a timer or AbortSignal.any it does not.
+  test("AbortSignal.timeout kills the child with killSignal; exitedDueToTimeout only with a `timeout` option", () => {
+    const seen = bothSync((spawnSync) => [
+      syncShape(spawnSync(["sh", "-c", "echo before; exec sleep 30"], { signal: AbortSignal.timeout(100) })),
+      syncShape(spawnSync(["sleep", "30"], { signal: AbortSignal.timeout(50), killSignal: "SIGKILL" })),
+      // Both: the signal's deadline comes first; Bun still reports exitedDueToTimeout.
+      syncShape(spawnSync(["sleep", "30"], { signal: AbortSignal.timeout(50), timeout: 60_000 })),
+      // And a timeout that comes first is the timeout.
+      syncShape(spawnSync(["sleep", "30"], { signal: AbortSignal.timeout(60_000), timeout: 50 })),
+    ]);
+    expect(seen.forkless).toEqual(seen.bun);
+    expect(seen.bun.map((r) => [r.signalCode, r.exitedDueToTimeout])).toEqual([["SIGTERM", undefined], ["SIGKILL", undefined], ["SIGTERM", true], ["SIGTERM", true]]);
+    expect(seen.bun[0]!.stdout).toBe("before\n");
+  });
+
+  test("AbortSignal.any of a timeout signal: not killed, as in Bun (the loop cannot run)", () => {
+    const seen = bothSync((spawnSync) => syncShape(spawnSync(["sleep", "0.3"], { signal: AbortSignal.any([AbortSignal.timeout(20)]) })));
+    expect(seen.forkless).toEqual(seen.bun);
+    expect(seen.bun).toMatchObject({ exitCode: 0 });
+  });
+});
+
 describe("spawnSync: maxBuffer", () => {
   test("counted per stream: 3 bytes on each of stdout and stderr pass a maxBuffer of 5", () => {
     const seen = bothSync((spawnSync) => [
