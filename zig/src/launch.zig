@@ -828,8 +828,8 @@ test "child setup: clone3 into our own cgroup v2 runs the child (when a cgroup2 
 fn ownCgroupV2(buf: []u8) ?[]const u8 {
     var mounts_buf: [8192]u8 = undefined;
     var self_buf: [1024]u8 = undefined;
-    const mounts = readSmall("/proc/self/mounts", &mounts_buf) orelse return null;
-    const self = readSmall("/proc/self/cgroup", &self_buf) orelse return null;
+    const mounts = sys.readSmall("/proc/self/mounts", &mounts_buf) orelse return null;
+    const self = sys.readSmall("/proc/self/cgroup", &self_buf) orelse return null;
     var lines = std.mem.tokenizeScalar(u8, mounts, '\n');
     const mount = while (lines.next()) |line| {
         var fields = std.mem.tokenizeScalar(u8, line, ' ');
@@ -842,11 +842,3 @@ fn ownCgroupV2(buf: []u8) ?[]const u8 {
     return std.fmt.bufPrint(buf, "{s}{s}", .{ mount, rel }) catch null;
 }
 
-fn readSmall(path: [*:0]const u8, buf: []u8) ?[]const u8 {
-    const rc = sys.openat(sys.AT_FDCWD, path, sys.O_RDONLY | sys.O_CLOEXEC);
-    if (sys.errnoOf(rc) != 0) return null;
-    defer sys.close(sys.asFd(rc));
-    const n = sys.read(sys.asFd(rc), buf);
-    if (sys.errnoOf(n) != 0) return null;
-    return buf[0..n];
-}

@@ -320,3 +320,13 @@ pub fn effectiveCaps() u64 {
     if (errnoOf(rc) != 0) return 0;
     return @as(u64, data[1].effective) << 32 | data[0].effective;
 }
+
+/// The first `buf.len` bytes of a small file (a /proc entry), or null when it cannot be read.
+pub fn readSmall(path: [*:0]const u8, buf: []u8) ?[]const u8 {
+    const rc = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (errnoOf(rc) != 0) return null;
+    defer close(asFd(rc));
+    const n = read(asFd(rc), buf);
+    if (errnoOf(n) != 0) return null;
+    return buf[0..n];
+}

@@ -161,7 +161,7 @@ fn eventually(context: anytype, comptime condition: fn (@TypeOf(context)) bool) 
 fn procState(pid: i32) u8 {
     var path: [64]u8 = undefined;
     var buf: [512]u8 = undefined;
-    const text = readSmall(std.fmt.bufPrintZ(&path, "/proc/{d}/stat", .{pid}) catch return 0, &buf) orelse return 0;
+    const text = sys.readSmall(std.fmt.bufPrintZ(&path, "/proc/{d}/stat", .{pid}) catch return 0, &buf) orelse return 0;
     const at = std.mem.lastIndexOfScalar(u8, text, ')') orelse return 0;
     return if (at + 2 < text.len) text[at + 2] else 0;
 }
@@ -170,20 +170,11 @@ fn procState(pid: i32) u8 {
 fn childCount(pid: i32) usize {
     var path: [80]u8 = undefined;
     var buf: [4096]u8 = undefined;
-    const text = readSmall(std.fmt.bufPrintZ(&path, "/proc/{d}/task/{d}/children", .{ pid, pid }) catch return 0, &buf) orelse return 0;
+    const text = sys.readSmall(std.fmt.bufPrintZ(&path, "/proc/{d}/task/{d}/children", .{ pid, pid }) catch return 0, &buf) orelse return 0;
     var it = std.mem.tokenizeAny(u8, text, " \n");
     var n: usize = 0;
     while (it.next()) |_| n += 1;
     return n;
-}
-
-fn readSmall(path: [*:0]const u8, buf: []u8) ?[]const u8 {
-    const rc = sys.openat(sys.AT_FDCWD, path, sys.O_RDONLY | sys.O_CLOEXEC);
-    if (sys.errnoOf(rc) != 0) return null;
-    defer sys.close(sys.asFd(rc));
-    const n = sys.read(sys.asFd(rc), buf);
-    if (sys.errnoOf(n) != 0) return null;
-    return buf[0..n];
 }
 
 /// Whether a frame waits in the helper's receive queue (`copy`: a copy of its end).
@@ -200,7 +191,7 @@ fn stop(pid: i32) !void {
         fn f(p: i32) bool {
             var path: [64]u8 = undefined;
             var buf: [64]u8 = undefined;
-            const wchan = readSmall(std.fmt.bufPrintZ(&path, "/proc/{d}/wchan", .{p}) catch return false, &buf) orelse return false;
+            const wchan = sys.readSmall(std.fmt.bufPrintZ(&path, "/proc/{d}/wchan", .{p}) catch return false, &buf) orelse return false;
             return std.mem.eql(u8, wchan, "do_epoll_wait");
         }
     }.f));
@@ -328,7 +319,7 @@ fn ourChildren(out: *std.AutoHashMapUnmanaged(i32, void)) !void {
     while (try it.next()) |entry| {
         var path: [80]u8 = undefined;
         var buf: [8192]u8 = undefined;
-        const text = readSmall(try std.fmt.bufPrintZ(&path, "/proc/self/task/{s}/children", .{entry.name}), &buf) orelse continue;
+        const text = sys.readSmall(try std.fmt.bufPrintZ(&path, "/proc/self/task/{s}/children", .{entry.name}), &buf) orelse continue;
         var pids = std.mem.tokenizeAny(u8, text, " \n");
         while (pids.next()) |word| try out.put(a, try std.fmt.parseInt(i32, word, 10), {});
     }
