@@ -125,8 +125,8 @@ export function readLimits(
 
 /** What the limits need from a running Subprocess. */
 export interface LimitedChild {
-  /** Sends the signal unless the child has ended. */
-  kill(signal: number): void;
+  /** Sends the signal unless the child has ended: a timeout or an abort ends it. */
+  _killForLimit(signal: number): void;
 }
 
 /** The live limits of one async child: disarm() at its exit; setRef() follows ref()/unref(). */
@@ -146,7 +146,7 @@ const max_timer_ms = 2 ** 31 - 1;
 export function watchLimits(child: LimitedChild, limits: Limits): LimitWatch | undefined {
   const { timeoutMs, killSignal, signal } = limits;
   if (timeoutMs === 0 && signal === undefined) return undefined;
-  const kill = () => child.kill(killSignal);
+  const kill = () => child._killForLimit(killSignal);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let reffed = true;
   if (timeoutMs > 0) {

@@ -1,7 +1,7 @@
 // The parent's ends of "pipe" slots as the objects Bun hands out: a ReadableStream for stdout and
 // stderr, a FileSink for stdin. Bun never closes an fd it was given by number, so these wrappers
 // close it themselves: at EOF, on cancel, on end()/close(), and (as a backstop) when collected.
-import { closeFd } from "./native.ts";
+import { closeFd, readAvailable } from "./native.ts";
 import type { FileSink } from "bun";
 import type { Slot } from "./plan.ts";
 
@@ -24,16 +24,22 @@ function ownedFd(owner: object, fd: number): () => void {
 /** A byte stream over a socket end we own; the fd is closed exactly once, when it is done. */
 export function readableFromFd(fd: number, first?: Uint8Array): ReadableStream<Uint8Array> {
   let release = () => {};
+  /** Closed, errored, cancelled or ended early: no read of `fd` may happen after. */
+  let ended = false;
+  let control: ReadableStreamDefaultController<Uint8Array>;
   const reader = Bun.file(fd).stream().getReader();
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
+      control = controller;
       // Bytes already taken from the fd (see Subprocess #settleUnread) come first.
       if (first) controller.enqueue(first);
     },
     async pull(controller) {
       try {
         const { done, value } = await reader.read();
+        if (ended) return;
         if (done) {
+          ended = true;
           release();
           controller.close();
         } else {
@@ -41,10 +47,13 @@ export function readableFromFd(fd: number, first?: Uint8Array): ReadableStream<U
         }
       } catch (error) {
         release();
+        if (ended) return;
+        ended = true;
         controller.error(error);
       }
     },
     async cancel(reason) {
+      ended = true;
       try {
         await reader.cancel(reason);
       } finally {
@@ -54,7 +63,29 @@ export function readableFromFd(fd: number, first?: Uint8Array): ReadableStream<U
     // Read ahead without bound, as Bun does: a child must not block on an output not read yet.
   }, { highWaterMark: Infinity });
   release = ownedFd(stream, fd);
+  // Ends it now with what was read and what waits in the socket, whoever still holds the other
+  // end (a grandchild). Everything read so far is already queued: the inner read resolves the
+  // turn it reads, and this runs in a later one. The fd closes once the inner read is cancelled.
+  enders.set(stream, () => {
+    if (ended) return; // at its end already: the fd may be closed, its number reused
+    ended = true;
+    const rest = readAvailable(fd).bytes;
+    if (rest.length > 0) control.enqueue(rest);
+    control.close();
+    reader.cancel().then(release, release);
+  });
   return stream;
+}
+
+const enders = new WeakMap<ReadableStream<Uint8Array>, () => void>();
+
+/** Bun's rule after a timeout or abort kill: an output nobody has started to read ends at the
+ * exit, with what it held, even while a grandchild keeps the pipe open. */
+export function endIfUnread(stream: ReadableStream<Uint8Array> | undefined): void {
+  if (stream === undefined || stream.locked) return;
+  const end = enders.get(stream);
+  enders.delete(stream);
+  end?.();
 }
 
 /** A FileSink on a socket end we own; end() and close() close the fd once the data is flushed. */

@@ -17,7 +17,7 @@ import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import { launchError } from "./errors.ts";
 import { cgroupError, stage_cgroup } from "./child-setup.ts";
 import { killTree } from "./kill-tree.ts";
-import { readableFromFd, sinkFromFd, closeWhenCollected, forget, retireSink, givenFd } from "./stdio.ts";
+import { endIfUnread, readableFromFd, sinkFromFd, closeWhenCollected, forget, retireSink, givenFd } from "./stdio.ts";
 import { feedStream, withSources } from "./stdio-sources.ts";
 import { signalName, signalNumber } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
@@ -87,6 +87,7 @@ export class Subprocess<
   #lazyTokens: (object | undefined)[] = [];
   /** Bytes #settleUnread took from an output whose fd stays open: the stream starts with them. */
   #readEarly: (Uint8Array | undefined)[] = [];
+  #killedForLimit = false;
   /** A ReadableStream given as stdin: what `stdin` returns. */
   #feed: ReadableStream | undefined;
   /** Parent ends of outputs sent to a ReadableStream target (never read, closed at the exit). */
@@ -162,12 +163,16 @@ export class Subprocess<
   }
 
   /** At exit, an output nobody asked for yet is read into memory so its fd can close now (Bun
-   * holds no fd for a finished child), unless something else still holds its write end. */
+   * holds no fd for a finished child), unless something else still holds its write end; after a
+   * timeout or abort kill, even then (Bun's rule: the grandchild's later output is not waited for). */
   #settleUnread(i: 1 | 2): void {
     const fd = this.#lazyFds[i];
-    if (fd === undefined) return;
+    if (fd === undefined) {
+      if (this.#killedForLimit) endIfUnread(i === 1 ? this.#stdout : this.#stderr);
+      return;
+    }
     const { bytes, eof } = readAvailable(fd);
-    if (!eof) {
+    if (!eof && !this.#killedForLimit) {
       // A grandchild still writes: keep streaming from the fd when asked, after these bytes.
       if (bytes.length > 0) this.#readEarly[i] = bytes;
       return;
@@ -259,6 +264,13 @@ export class Subprocess<
   /** As in Bun: true once the child has ended, however it ended. */
   get killed(): boolean {
     return this.#done;
+  }
+
+  /** @internal a timeout or an abort kills: unread outputs then end at the exit (#settleUnread). */
+  _killForLimit(signal: number): void {
+    if (this.#done) return;
+    this.#killedForLimit = true;
+    this.kill(signal);
   }
 
   kill(signal?: number | string): void {

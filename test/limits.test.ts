@@ -192,6 +192,24 @@ describe("spawn: timeout and AbortSignal", () => {
     expect(seen.bun[2]!.exitCode).toBe(3);
   });
 
+  // Bun's spawn-maxbuf test "stdout does not hang when a grandchild outlives the kill": after a
+  // timeout or abort kill, outputs not being read yet end at the exit with what they held, though
+  // the grandchild still holds the pipe. (Read from before the exit, they wait for its end: as in
+  // Bun, and for a plain kill() too.)
+  for (const [how, limit] of [["timeout", () => ({ timeout: 200 })], ["AbortSignal.timeout", () => ({ signal: AbortSignal.timeout(200) })]] as const) {
+    test(`after a ${how} kill, unread outputs end at the exit while a grandchild holds them`, async () => {
+      const seen = await both(async (spawn) => {
+        const child = spawn(["sh", "-c", "sleep 1000 & echo $! >&2; echo from-child; read _"], { ...limit(), stdio: ["pipe", "pipe", "pipe"] });
+        await child.exited;
+        const [stdout, stderr] = await Promise.all([child.stdout.text(), child.stderr.text()]);
+        process.kill(Number(stderr.trim()), "SIGKILL"); // the grandchild, the test's own
+        return { stdout, stderr: stderr.replace(/\d+/, "N"), exitCode: child.exitCode, signalCode: child.signalCode };
+      });
+      expect(seen.forkless).toEqual(seen.bun);
+      expect(seen.bun).toEqual({ stdout: "from-child\n", stderr: "N\n", exitCode: null, signalCode: "SIGTERM" });
+    }, 30_000);
+  }
+
   test("an AbortSignal aborted later kills with killSignal; aborting after the exit does nothing", async () => {
     const seen = await both(async (spawn) => {
       const results = [];
