@@ -184,8 +184,9 @@ function openSource(source: SlotSource, command: string, opened: number[]): numb
  * Pumps `stream` into the child's stdin, one chunk at a time, waiting for each to drain, so a
  * payload of any size flows without being held whole. As in Bun: the stream is locked from
  * spawn() on; the child's end closing (EPIPE) cancels the stream with that error; a stream that
- * is locked, errors, or yields a chunk FileSink cannot write ends the child's stdin and surfaces
- * as an unhandled rejection.
+ * is locked, already errored at the spawn, or yields a chunk FileSink cannot write ends the
+ * child's stdin and surfaces as an unhandled rejection. One that errors later only ends the
+ * child's stdin, quietly (both as in Bun, probed).
  */
 export function feedStream(stream: ReadableStream, sink: FileSink): void {
   let reader: ReadableStreamDefaultReader;
@@ -196,16 +197,18 @@ export function feedStream(stream: ReadableStream, sink: FileSink): void {
     void Promise.reject(error);
     return;
   }
-  void pump(reader, sink);
+  const first = reader.read();
+  void pump(reader, sink, first, Bun.peek.status(first) === "rejected");
 }
 
-async function pump(reader: ReadableStreamDefaultReader, sink: FileSink): Promise<void> {
+async function pump(reader: ReadableStreamDefaultReader, sink: FileSink, first: Promise<ReadableStreamReadResult<unknown>>, erroredAtSpawn: boolean): Promise<void> {
   let chunk: ReadableStreamReadResult<unknown>;
   try {
-    chunk = await reader.read();
+    chunk = await first;
   } catch (error) {
     endQuietly(sink);
-    throw error;
+    if (erroredAtSpawn) throw error;
+    return;
   }
   while (!chunk.done) {
     try {
@@ -224,9 +227,8 @@ async function pump(reader: ReadableStreamDefaultReader, sink: FileSink): Promis
     }
     try {
       chunk = await reader.read();
-    } catch (error) {
-      endQuietly(sink);
-      throw error;
+    } catch {
+      return endQuietly(sink); // errored after the spawn
     }
   }
   endQuietly(sink);

@@ -164,6 +164,18 @@ describe("stdin sources: spawn", () => {
     });
   }
 
+  // Bun's spawn-stdin-readable-stream "ReadableStream error handling": an error after the spawn
+  // (after data, or before any) only ends the child's stdin; nothing surfaces.
+  for (const scenario of ["late-error", "late-error-only"]) {
+    test(`a stream that errors after the spawn (${scenario}): the child gets what came before, nothing surfaces`, async () => {
+      const [bun, forkless] = await Promise.all(
+        ["bun", "forkless"].map(async (impl) => JSON.parse((await runFixture("stdio-stream-errors.ts", [impl, scenario])).stdout)),
+      );
+      expect(forkless).toEqual(bun);
+      expect(bun).toEqual({ threw: "no", out: scenario === "late-error" ? "before error\n" : "", exitCode: 0, seen: [] });
+    });
+  }
+
   test("no fd is left open in the parent after each source", async () => {
     for (const [name, make] of Object.entries(stdinSources)) {
       await expectNoFdLeft(async () => {
