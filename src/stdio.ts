@@ -57,6 +57,38 @@ export function readableFromFd(fd: number, first?: Uint8Array): ReadableStream<U
   return stream;
 }
 
+/**
+ * A stream over a socket end we own that is Bun's own file stream, not a JS wrapper: what Bun's
+ * internals can consume natively. node:child_process turns a Subprocess's stdout into a Node
+ * Readable through the stream's native source, and a JS pull wrapper has none: every program on
+ * node:child_process (execa, zx, npm) read empty output. Bun never closes an fd it was given by
+ * number, and a native consumer never tells us it reached EOF, so the fd is closed once nothing
+ * can read it any more: when both the stream and `owner` (the Subprocess, which node's
+ * ChildProcess holds for as long as its streams can be read) are collected.
+ */
+export function nativeReadableFromFd(fd: number, owner: { _hold(holder: object): void }): ReadableStream<Uint8Array> {
+  const stream = Bun.file(fd).stream();
+  const holder = {};
+  nativeOpen++;
+  // Nothing but a collection closes these: with many waiting, ask for one (asynchronous).
+  if (nativeOpen >= collectAt) {
+    collectAt = nativeOpen * 2;
+    Bun.gc(false);
+  }
+  nativeRegistry.register(holder, fd);
+  Object.defineProperty(stream, fd_holder, { value: holder });
+  owner._hold(holder);
+  return stream as ReadableStream<Uint8Array>;
+}
+const fd_holder = Symbol("forkless fd holder");
+let nativeOpen = 0;
+let collectAt = 64;
+const nativeRegistry = new FinalizationRegistry<number>((fd) => {
+  closeFd(fd);
+  nativeOpen--;
+  if (nativeOpen < collectAt / 4 && collectAt > 64) collectAt /= 2;
+});
+
 /** A FileSink on a socket end we own; end() and close() close the fd once the data is flushed. */
 export function sinkFromFd(fd: number): FileSink {
   const sink = Bun.file(fd).writer();
