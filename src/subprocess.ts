@@ -312,6 +312,7 @@ export class Subprocess<
     this.#signalCode = done.signal ? signalName(done.signal) : null;
     if (this.#reffed) letGo();
     this.#limits?.disarm();
+    this.#ipc?.settleClose();
     // Nothing of a finished child keeps an fd: its stdin takes no more writes (as in Bun), its
     // unread outputs move into memory.
     if (this.#stdin) retireSink(this.#stdin);
