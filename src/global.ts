@@ -20,8 +20,10 @@ if ((Bun.spawn as { forkless?: boolean }).forkless !== true) {
 
 /**
  * ChildProcess makes a Node Readable over `subprocess.stdout` in its getter, reading the stream
- * natively: our fd for it can close when that Readable closes (at its end, or destroyed), and
- * must, for the child to get EPIPE after a destroy as under Bun (execa's maxBuffer waits for it).
+ * natively: our fd for it can close once that Readable is destroyed (at its end, or by the
+ * program), and must, for the child's next write to fail as under Bun (execa's maxBuffer waits
+ * for that). It closes right after the Readable's own _destroy, which cancels Bun's reader: the
+ * moment Bun closes its own pipe end.
  */
 function closeWhenNodeStreamCloses(name: "stdout" | "stderr"): void {
   const prototype = ChildProcess.prototype;
@@ -34,8 +36,15 @@ function closeWhenNodeStreamCloses(name: "stdout" | "stderr"): void {
       const releases: (() => void)[] = [];
       const readable = adoptNativeStreams((release) => releases.push(release), () => get.call(this));
       // Anything but a Readable leaves the fds to the collector (closing before Bun's start is unsafe).
-      if (releases.length > 0 && typeof readable?.once === "function") {
-        readable.once("close", () => releases.forEach((release) => release()));
+      const destroy = readable?._destroy;
+      if (releases.length > 0 && typeof destroy === "function") {
+        readable._destroy = function (this: unknown, error: Error | null, callback: (error?: Error | null) => void) {
+          try {
+            return destroy.call(this, error, callback);
+          } finally {
+            for (const release of releases) release();
+          }
+        };
       }
       return readable;
     },
