@@ -2,7 +2,11 @@
 // Bun.spawnSync in the program, its dependencies included, a forkless launch, and Bun.Terminal
 // forkless's Terminal (a Bun.Terminal's PTY cannot be handed to forkless). The originals stay
 // reachable as `Bun.spawn.original` for code that must have Bun's own.
+// node:child_process (and execa, zx, … above it) runs on Bun.spawn, so it gets forkless too; its
+// stdout and stderr getters are wrapped only to learn when their streams are done (stdio.ts).
+import { ChildProcess } from "node:child_process";
 import { spawn, spawnSync, Terminal } from "./index.ts";
+import { adoptNativeStreams } from "./stdio.ts";
 
 const originals = { spawn: Bun.spawn, spawnSync: Bun.spawnSync };
 if ((Bun.spawn as { forkless?: boolean }).forkless !== true) {
@@ -11,4 +15,38 @@ if ((Bun.spawn as { forkless?: boolean }).forkless !== true) {
   (Bun as { spawn: unknown }).spawn = spawn;
   (Bun as { spawnSync: unknown }).spawnSync = spawnSync;
   (Bun as { Terminal: unknown }).Terminal = Terminal;
+  for (const name of ["stdout", "stderr"] as const) closeWhenNodeStreamCloses(name);
+}
+
+/**
+ * ChildProcess makes a Node Readable over `subprocess.stdout` in its getter, reading the stream
+ * natively: our fd for it can close once that Readable is destroyed (at its end, or by the
+ * program), and must, for the child's next write to fail as under Bun (execa's maxBuffer waits
+ * for that). It closes right after the Readable's own _destroy, which cancels Bun's reader: the
+ * moment Bun closes its own pipe end.
+ */
+function closeWhenNodeStreamCloses(name: "stdout" | "stderr"): void {
+  const prototype = ChildProcess.prototype;
+  const original = Object.getOwnPropertyDescriptor(prototype, name);
+  if (!original?.get || !original.configurable) return;
+  const get = original.get;
+  Object.defineProperty(prototype, name, {
+    ...original,
+    get(this: ChildProcess) {
+      const releases: (() => void)[] = [];
+      const readable = adoptNativeStreams((release) => releases.push(release), () => get.call(this));
+      // Anything but a Readable leaves the fds to the collector (closing before Bun's start is unsafe).
+      const destroy = readable?._destroy;
+      if (releases.length > 0 && typeof destroy === "function") {
+        readable._destroy = function (this: unknown, error: Error | null, callback: (error?: Error | null) => void) {
+          try {
+            return destroy.call(this, error, callback);
+          } finally {
+            for (const release of releases) release();
+          }
+        };
+      }
+      return readable;
+    },
+  });
 }

@@ -39,11 +39,15 @@ export function readIpcOptions(ipc: unknown, serialization: unknown): Omit<IpcRe
   return { onMessage: ipc as IpcRequest["onMessage"], mode };
 }
 
-/** Adds the channel to a plan as Bun does: a socketpair at the first fd after every stdio entry,
- * and NODE_CHANNEL_FD / NODE_CHANNEL_SERIALIZATION_MODE at the end of the environment. */
+/** Adds the channel to a plan as Bun does: the last "ipc" stdio entry's socketpair, else one at
+ * the first fd after every stdio entry; NODE_CHANNEL_FD / NODE_CHANNEL_SERIALIZATION_MODE at the
+ * end of the environment. */
 export function addIpcToPlan(plan: SpawnPlan, ipc: Omit<IpcRequest, "fd">): IpcRequest {
-  const fd = plan.slots.length;
-  plan.slots = [...plan.slots, { kind: "pipe", fd: -1 }];
+  let fd = plan.slots.findLastIndex((slot) => slot?.ipc === true);
+  if (fd < 0) {
+    fd = plan.slots.length;
+    plan.slots = [...plan.slots, { kind: "pipe", fd: -1 }];
+  }
   plan.envp = [...plan.envp, `NODE_CHANNEL_FD=${fd}`, `NODE_CHANNEL_SERIALIZATION_MODE=${ipc.mode}`];
   return { ...ipc, fd };
 }
@@ -277,6 +281,8 @@ export class IpcChannel {
   #open = true;
   #onMessage: (message: unknown) => void;
   #onClose: () => void;
+  /** disconnect()'s onClose, until it has run. */
+  #closing: ReturnType<typeof setImmediate> | undefined;
 
   constructor(fd: number, mode: Serialization, onMessage: (message: unknown) => void, onClose: () => void) {
     this.#fd = fd;
@@ -310,7 +316,17 @@ export class IpcChannel {
   disconnect(): void {
     if (!this.#open) return;
     this.#shut();
-    setImmediate(this.#onClose);
+    this.#closing = setImmediate(() => this.settleClose());
+  }
+
+  /** Runs a disconnect()'s pending onClose now. Bun reports a disconnect before it looks at any
+   * later I/O, so before the child's exit; an immediate can wait behind an event-loop poll that
+   * the exit ends, so the Subprocess calls this before it reports an exit. */
+  settleClose(): void {
+    if (this.#closing === undefined) return;
+    clearImmediate(this.#closing);
+    this.#closing = undefined;
+    this.#onClose();
   }
 
   /** A write the child can no longer take (EPIPE, ECONNRESET) ends the channel; it never throws

@@ -153,6 +153,7 @@ type Issues = Map<string, string> | null;
 
 const slot_ignore: Slot = Object.freeze({ kind: "ignore", fd: -1 });
 const slot_pipe: Slot = Object.freeze({ kind: "pipe", fd: -1 });
+const slot_ipc: Slot = Object.freeze({ kind: "pipe", fd: -1, ipc: true });
 const slot_inherit: readonly Slot[] = [0, 1, 2].map((fd) => Object.freeze({ kind: "inherit", fd }) as Slot);
 const defaults_async: readonly Slot[] = [slot_ignore, slot_pipe, slot_inherit[2]!];
 const defaults_sync: readonly Slot[] = [slot_ignore, slot_pipe, slot_pipe];
@@ -433,6 +434,11 @@ function toSlot(value: unknown, index: number, sync: boolean, where: string): Sl
     case "socket-fd":
       // At an extra index Bun's "socket-fd" is the same SOCK_STREAM socketpair as "pipe" (probed).
       if (index >= 3 && !sync) return slot_pipe;
+      break;
+    case "ipc":
+      // node:child_process's fork() passes its "ipc" entry on. Bun gives /dev/null below index 3;
+      // from 3 on a socketpair, which is the channel when `ipc` is given (probed; ipc.ts).
+      return index < 3 ? slot_ignore : slot_ipc;
   }
   if (typeof value === "number") return fdSlot(value, index, where);
   if (typeof value === "object" && value !== null) {

@@ -23,6 +23,8 @@ export interface Slot {
   feed?: ReadableStream;
   /** A "pipe" stdout/stderr Bun makes for a ReadableStream target but never reads. */
   unread?: true;
+  /** A "pipe" at index >= 3 given as "ipc": with an `ipc` callback, the last one is the channel. */
+  ipc?: true;
 }
 
 /** Bun.file(path) opened with `flags` (mode 0o664), or bytes written into a fresh memfd. */

@@ -88,6 +88,68 @@ export function endIfUnread(stream: ReadableStream<Uint8Array> | undefined): voi
   end?.();
 }
 
+/**
+ * A stream over a socket end we own that is Bun's own file stream, not a JS wrapper: what Bun's
+ * internals can consume natively. node:child_process turns a Subprocess's stdout into a Node
+ * Readable through the stream's native source, and a JS pull wrapper has none: every program on
+ * node:child_process (execa, zx, npm) read empty output.
+ *
+ * Bun never closes an fd it was given by number: once the stream starts it reads from a dup of
+ * its own, which it closes at EOF and on cancel. Our fd may therefore close at any time after the
+ * start, never before (the dup would take a dead or reused number). A consumer that tells us it
+ * is done (see adoptNativeStreams) closes it then, so a destroyed stdout fails the child's next
+ * write with EPIPE as under Bun; otherwise it closes once nothing can read it any more: when both
+ * the stream and `owner` (the Subprocess, which node's ChildProcess holds for as long as its
+ * streams can be read) are collected.
+ */
+export function nativeReadableFromFd(fd: number, owner: { _hold(holder: object): void }): ReadableStream<Uint8Array> {
+  const stream = Bun.file(fd).stream();
+  const holder = {};
+  nativeOpen++;
+  // Nothing but a collection closes these: with many waiting, ask for one (asynchronous).
+  if (nativeOpen >= collectAt) {
+    collectAt = nativeOpen * 2;
+    Bun.gc(false);
+  }
+  nativeRegistry.register(holder, fd, holder);
+  Object.defineProperty(stream, fd_holder, { value: holder });
+  owner._hold(holder);
+  adopter?.(() => {
+    if (!nativeRegistry.unregister(holder)) return;
+    closeFd(fd);
+    nativeDone();
+  });
+  return stream as ReadableStream<Uint8Array>;
+}
+const fd_holder = Symbol("forkless fd holder");
+let nativeOpen = 0;
+let collectAt = 64;
+function nativeDone(): void {
+  nativeOpen--;
+  if (nativeOpen < collectAt / 4 && collectAt > 64) collectAt /= 2;
+}
+const nativeRegistry = new FinalizationRegistry<number>((fd) => {
+  closeFd(fd);
+  nativeDone();
+});
+let adopter: ((release: () => void) => void) | undefined;
+
+/**
+ * Runs `consume`; each native stream handed out meanwhile gives `adopt` a function that closes
+ * its fd, which the consumer calls once it is done with the stream (it has ended or was
+ * destroyed, after Bun's start or instead of it). forkless/global wraps node:child_process's
+ * stdout and stderr getters in this: their Node Readable's 'close' is that moment.
+ */
+export function adoptNativeStreams<T>(adopt: (release: () => void) => void, consume: () => T): T {
+  const outer = adopter;
+  adopter = adopt;
+  try {
+    return consume();
+  } finally {
+    adopter = outer;
+  }
+}
+
 /** A FileSink on a socket end we own; end() and close() close the fd once the data is flushed. */
 export function sinkFromFd(fd: number): FileSink {
   const sink = Bun.file(fd).writer();

@@ -17,7 +17,7 @@ import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import { launchError } from "./errors.ts";
 import { cgroupError, stage_cgroup } from "./child-setup.ts";
 import { killTree } from "./kill-tree.ts";
-import { endIfUnread, readableFromFd, sinkFromFd, closeWhenCollected, forget, retireSink, givenFd } from "./stdio.ts";
+import { endIfUnread, nativeReadableFromFd, readableFromFd, sinkFromFd, closeWhenCollected, forget, retireSink, givenFd } from "./stdio.ts";
 import { feedStream, withSources } from "./stdio-sources.ts";
 import { signalName, signalNumber } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
@@ -84,6 +84,7 @@ export class Subprocess<
   #stdout: ReadableStream<Uint8Array> | undefined;
   #stderr: ReadableStream<Uint8Array> | undefined;
   #lazyFds: (number | undefined)[] = [];
+  #held: object[] = [];
   #lazyTokens: (object | undefined)[] = [];
   /** Bytes #settleUnread took from an output whose fd stays open: the stream starts with them. */
   #readEarly: (Uint8Array | undefined)[] = [];
@@ -159,7 +160,11 @@ export class Subprocess<
     if (fd === undefined) return undefined;
     this.#lazyFds[i] = undefined;
     forget(this.#lazyTokens[i]!);
-    return readableFromFd(fd, this.#readEarly[i]);
+    // `lazy` is how node:child_process launches (Bun reads nothing ahead then): hand it Bun's own
+    // stream, which it consumes natively. Bytes read early must come first: only a wrapper can.
+    const early = this.#readEarly[i];
+    if (this.#request.lazy && early === undefined) return nativeReadableFromFd(fd, this);
+    return readableFromFd(fd, early);
   }
 
   /** At exit, an output nobody asked for yet is read into memory so its fd can close now (Bun
@@ -320,6 +325,11 @@ export class Subprocess<
     return this.exited;
   }
 
+  /** @internal what must live as long as this Subprocess (stdio.ts, nativeReadableFromFd). */
+  _hold(holder: object): void {
+    this.#held.push(holder);
+  }
+
   /** @internal called with the reaper's completion on the JS thread. */
   _finish(done: Completion): void {
     running.delete(this.#id);
@@ -330,6 +340,7 @@ export class Subprocess<
     this.#signalCode = done.signal ? signalName(done.signal) : null;
     if (this.#reffed) letGo();
     this.#limits?.disarm();
+    this.#ipc?.settleClose();
     // Nothing of a finished child keeps an fd: its stdin takes no more writes (as in Bun), its
     // unread outputs move into memory.
     if (this.#stdin) retireSink(this.#stdin);
