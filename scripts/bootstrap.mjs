@@ -93,7 +93,7 @@ function failedLines(output) {
   const lines = output.split("\n");
   const keep = new Set();
   lines.forEach((line, i) => {
-    if (/^\(fail\)|error:|panic|Unhandled/i.test(line)) for (let j = Math.max(0, i - 12); j <= i; j++) keep.add(j);
+    if (/^\(fail\)|error:|panic|Unhandled/i.test(line)) for (let j = Math.max(0, i - 60); j <= i; j++) keep.add(j);
   });
   return [...keep].map((i) => `  ${lines[i]}`).join("\n") || output.slice(-4000);
 }
