@@ -1,7 +1,7 @@
 // Runs a scenario fixture (test/fixtures/child-process-runner.ts) twice, as its own program: on
 // Bun's own spawn and under the forkless preload. Each run is a process group of its own, so
 // whatever a run leaves behind is found, reported and killed, never left to the next test.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { eventually } from "./wait.ts";
@@ -25,8 +25,15 @@ export async function runFixture(fixture: string, withPreload: boolean): Promise
   const dir = mkdtempSync(join(tmpdir(), "forkless-preload-run-"));
   const out = join(dir, "results.json");
   const args = withPreload ? ["--preload", preload] : [];
+  // A HOME of its own, empty: bash reads ~/.bashrc when its stdin is a socket (its rshd
+  // heuristic), and Bun's and forkless's "pipe" stdin is one, so every `bash -c` of a scenario
+  // (zx runs each command so) ran the user's rc file. Here it ran `pyenv init`, whose rehash,
+  // raced by the other run's bash, wrote to stderr now and then: a difference of the machine's.
+  const home = join(dir, "home");
+  mkdirSync(home);
+  const env = { ...process.env, HOME: home };
   // detached: the run leads a session and a process group of its own (its pid is the group's id).
-  const program = Bun.spawn([process.execPath, ...args, fixture, out], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+  const program = Bun.spawn([process.execPath, ...args, fixture, out], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true, env });
   const stdout = new Response(program.stdout).text();
   const stderr = new Response(program.stderr).text();
   let hung = false;
