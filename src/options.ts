@@ -1,18 +1,11 @@
 // The user's spawn arguments → one SpawnRequest, or the exact error Bun.spawn would throw, before
-// anything native runs. One typebox schema, compiled at module load, gates every call; only after
-// a failed Check do we walk the input again to name the first problem in Bun's order.
-// Left out on purpose: coercions Bun performs silently (["echo", 1], cwd: 5): they are refused with
-// a TypeError naming the option.
-//
-// Order of validation, as probed in Bun 1.4.5 (the first failing step wins):
-//   cmd is an array → argv0 (NUL) → cwd (NUL) → ipc → signal → onDisconnect → onExit → env
-//   (object; per key: key NUL, then value NUL) → cmd not empty → cmd[0] NUL → PATH lookup →
-//   args[1..] NUL → stdio (or stdin, stderr, stdout: in that order; ignored when stdio !== undefined)
-//   → lazy, detached and the remaining options.
-// Where Bun coerces garbage (cmd: ["echo", 1], cwd: 5, detached: "yes", argv0: {}), forkless
-// rejects it with a TypeError naming the option; where Bun validates, its class, code and message.
+// anything native runs. One typebox schema holds every option: its canonical values, which are
+// Checked at once, and Bun's rule for any other value (a conversion, or Bun's error), applied in
+// Bun's order only after a failed Check. forkless coerces exactly where Bun coerces (cmd elements,
+// argv0, cwd, env values: ToString) and throws exactly where Bun throws, with its class, code and
+// message: strictness that breaks a program that works on Bun.spawn is not a feature.
 
-import Type from "typebox";
+import Type, { type TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { isContainer } from "./container.ts";
 import {
@@ -73,7 +66,41 @@ export interface SpawnSyncOptions<In extends StdinOption, Out extends OutputOpti
 const max_fd = 2 ** 31 - 2;
 
 // ---------------------------------------------------------------------------------------------
-// The schema: exactly the supported subset. Anything else fails Check and is explained below.
+// The schema: every option, the values it is meant to take, and what Bun does with any other.
+//
+// A call made of canonical values only (the common case) passes Check and is built at once. After
+// a failed Check, every option that failed goes to its `bun` rule, in Bun's order: the rule
+// converts the value exactly as Bun does, or throws Bun's error. An option whose meaning needs
+// more than its own value (stdio, the limits, child setup, ipc, terminal, container) is explained
+// by the reader its comment names, with Bun's messages.
+//
+// Bun reads an option as absent when it is undefined, null or "" (its get_truthy), and reads
+// them in this order (the first failing step wins; probed in Bun 1.4.5, and in its source):
+//   cmd is an array (or, in the object form, present) → argv0 → cwd → terminal (spawnSync) →
+//   ipc → signal → onDisconnect → onExit → env (per key: key NUL, then value NUL) → cmd not
+//   empty → cmd[0] → PATH lookup → cmd[1..] → stdio (or stdin, stderr, stdout, in that order;
+//   ignored when stdio is given) → uid, gid, cgroup → timeout → killSignal → the rest.
+
+/** Bun's rule for a value outside an option's canonical type. Rules accept canonical values too. */
+type Rule = (value: unknown) => unknown;
+
+/** ToString, as Bun converts argv0, cwd, every cmd element and every env value: a number, a
+ * boolean or an object becomes its string; a Symbol throws "Cannot convert a symbol to a string". */
+const toBunString: Rule = (value) => (typeof value === "string" ? value : `${value as string}`);
+/** Bun takes a boolean only, and ignores any other value (detached, lazy). */
+const booleanOnly: Rule = (value) => value === true;
+/** Bun throws ERR_INVALID_ARG_TYPE with this message for any value outside the type. */
+const refuse = (message: string): Rule => () => {
+  throw argError("ERR_INVALID_ARG_TYPE", message);
+};
+const refuseUnless = (accepts: (value: unknown) => boolean, message: string): Rule => (value) => {
+  if (accepts(value)) return value;
+  throw argError("ERR_INVALID_ARG_TYPE", message);
+};
+/** Read by the module named in the comment (a value Bun ignores comes back unchanged). */
+const reader: Rule = (value) => value;
+
+const option = <T extends TSchema>(type: T, bun: Rule) => Type.Optional(Type.Union([type, Type.Null()], { bun }));
 
 const FdNumber = Type.Integer({ minimum: 0, maximum: max_fd });
 const StdioValue = Type.Union([
@@ -82,51 +109,59 @@ const StdioValue = Type.Union([
   Type.Literal("pipe"),
   Type.Literal("inherit"),
   Type.Literal("ignore"),
+  // Bun truncates a fraction (1.5 is fd 1) and takes NaN as 0: readStdio, with Bun's messages.
   FdNumber,
-  // Buffers, Blobs, Bun.file, Response, Request, ReadableStream: sorted out by stdio-sources.ts.
+  // Buffers, Blobs, Bun.file, Response, Request, ReadableStream: stdio-sources.ts sorts them out.
   Type.Object({}),
 ]);
 const Callback = Type.Function([], Type.Unknown());
-const nullable = <T extends Parameters<typeof Type.Optional>[0]>(type: T) =>
-  Type.Optional(Type.Union([type, Type.Null()]));
+const Signal = Type.Union([Type.String(), Type.Integer({ minimum: 1, maximum: 64 })]);
 
-const Options = Type.Object({
-  argv0: nullable(Type.String()),
-  cwd: nullable(Type.String()),
-  // ipc, serialization, terminal: read by src/ipc.ts and src/terminal.ts, with Bun's messages.
-  ipc: Type.Optional(Type.Unknown()),
-  // signal, timeout, killSignal, maxBuffer: checked by readSignal and limits.ts, with Bun's messages.
-  signal: Type.Optional(Type.Unknown()),
-  onDisconnect: nullable(Callback),
-  onExit: nullable(Callback),
-  env: nullable(Type.Object({})),
-  stdio: nullable(Type.Array(StdioValue)),
+const option_schemas = {
+  argv0: option(Type.String(), toBunString),
+  cwd: option(Type.String(), toBunString),
+  // A function opens the channel (spawn only); any other value is ignored. ipc.ts reads it, and
+  // serialization ("json" or "advanced", the default) with it.
+  ipc: option(Callback, reader),
+  serialization: option(Type.Union([Type.Literal("json"), Type.Literal("advanced")]), reader),
+  signal: option(
+    Type.Refine(Type.Object({}), (value) => value instanceof AbortSignal),
+    (value) => {
+      if (value instanceof AbortSignal) return value;
+      throw invalidType("signal", "argument", "of type AbortSignal", value);
+    },
+  ),
+  onDisconnect: option(Callback, refuseUnless((value) => typeof value === "function", "onDisconnect must be a function or undefined")),
+  onExit: option(Callback, refuseUnless((value) => typeof value === "function", "onExit must be a function or undefined")),
+  // Own enumerable string keys of any object (an array's indices, a function's properties too).
+  env: option(Type.Object({}), refuseUnless((value) => typeof value === "object" || typeof value === "function", "env must be an object")),
+  // readStdio and stdio-sources.ts.
+  stdio: option(Type.Array(StdioValue), reader),
   stdin: Type.Optional(StdioValue),
   stdout: Type.Optional(StdioValue),
   stderr: Type.Optional(StdioValue),
-  detached: nullable(Type.Boolean()),
-  lazy: nullable(Type.Boolean()),
-  timeout: Type.Optional(Type.Unknown()),
-  killSignal: Type.Optional(Type.Unknown()),
-  maxBuffer: Type.Optional(Type.Unknown()),
+  lazy: option(Type.Boolean(), booleanOnly),
+  detached: option(Type.Boolean(), booleanOnly),
   // uid, gid, cgroup, deathSignal, rlimits: child-setup.ts, with Bun's messages.
   ...child_setup_schema,
-  terminal: Type.Optional(Type.Unknown()),
-  serialization: Type.Optional(Type.Unknown()),
+  // limits.ts: an integer of ms (Infinity: none); a signal name or number; bytes (what is not a
+  // number >= 1 is ignored, as Bun ignores it).
+  timeout: option(Type.Union([Type.Integer({ minimum: 0 }), Type.Literal(Infinity)]), reader),
+  killSignal: option(Signal, reader),
+  maxBuffer: option(Type.Number(), reader),
+  // terminal.ts: a Terminal or its options (spawn only).
+  terminal: option(Type.Object({}), reader),
+  // forkless's own: true (the process-wide default container) or a Container; readContainer.
+  container: option(Type.Union([Type.Boolean(), Type.Object({})]), reader),
   // No-ops on Linux in Bun, whatever their value.
-  // true (the process-wide default container) or a Container; checked by readContainer.
-  container: Type.Optional(Type.Unknown()),
   windowsHide: Type.Optional(Type.Unknown()),
   windowsVerbatimArguments: Type.Optional(Type.Unknown()),
-});
+};
 
-/** [cmd, options]: the object form is checked as [options.cmd, options]. */
-const SpawnArguments = Type.Tuple([
-  Type.Array(Type.String(), { minItems: 1 }),
-  Type.Union([Type.Undefined(), Type.Null(), Options]),
-]);
-
-const validator = Compile(SpawnArguments);
+type OptionName = keyof typeof option_schemas;
+const option_names = Object.keys(option_schemas) as OptionName[];
+const Options = Type.Object(option_schemas);
+const options_validator = Compile(Type.Union([Type.Undefined(), Type.Null(), Options]));
 
 interface OptionsShape {
   argv0?: string | null;
@@ -145,8 +180,13 @@ interface OptionsShape {
   [key: string]: unknown;
 }
 
-/** After a failed Check: top-level option name ("cmd", "cwd", "stdio", …) → typebox instancePath. */
+/** After a failed Check: top-level option name ("cwd", "stdio", …) → typebox instancePath. */
 type Issues = Map<string, string> | null;
+
+/** Bun's get_truthy: undefined, null and "" are as if the option were not given. */
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== "";
+}
 
 // ---------------------------------------------------------------------------------------------
 // Defaults shared by every plan. Slots are frozen because many plans hold the same objects.
@@ -177,41 +217,73 @@ const fallback_path = "/usr/bin:/bin";
 /** Bun's bound on cmd's length (u32 max - 2: room for argv0 and the terminating null). */
 const max_cmd_length = 0xffff_fffd;
 
+/** cmd as Bun walks it: its length and its elements (any array-like in the object form). */
+interface Command {
+  length: number;
+  items: ArrayLike<unknown>;
+}
+
 /**
  * Validates and normalises one spawn call. `first`/`second` are exactly what the user passed to
  * spawn()/spawnSync(): `(cmd, options?)` or `({ cmd, ...options })`. Throws Bun's error otherwise.
  */
 export function normalizeSpawn(first: unknown, second: unknown, sync: boolean): SpawnRequest {
-  let cmd: unknown;
+  let command: Command;
   let options: unknown;
   if (Array.isArray(first)) {
-    cmd = first;
+    command = { length: first.length, items: first };
     options = second;
-  } else if (typeof first === "object" && first !== null) {
+  } else if ((typeof first === "object" || typeof first === "function") && first !== null) {
     // Bun ignores the second argument in the object form.
-    cmd = (first as { cmd?: unknown }).cmd;
+    command = commandOf((first as { cmd?: unknown }).cmd);
     options = first;
   } else {
     throw cmdMustBeArray();
   }
-  // Before anything walks it: a spoofed `length` (up to 2^32-1) would be iterated element by
-  // element (measured: ~170 s). Bun's own bound, message and class; Bun checks it after the
-  // options, so only a call that is wrong in both ways sees a different first error.
-  if (Array.isArray(cmd) && cmd.length > max_cmd_length) throw argError("ERR_INVALID_ARG_TYPE", "cmd array is too large");
-  const input = [cmd, options];
-  if (validator.Check(input)) {
-    return build(cmd as string[], options as OptionsShape | null | undefined, sync, null);
+  // An options value that is not an object Bun ignores; an array or a function it reads like one.
+  if (typeof options === "function" || Array.isArray(options)) options = snapshot(options);
+  else if (typeof options !== "object" || options === null) options = undefined;
+  // cmd is not Checked: resolveCommand converts its elements in Bun's order, and never walks a
+  // spoofed `length` (up to 2^32-1: ~170 s) but throws Bun's "cmd array is too large" in its place.
+  const issues = options_validator.Check(options) ? null : collectIssues(options_validator.Errors(options));
+  return build(command, options as OptionsShape | undefined, sync, issues);
+}
+
+/** The object form's cmd: an array as is; anything else present as Bun's array iterator sees it. */
+function commandOf(cmd: unknown): Command {
+  if (Array.isArray(cmd)) return { length: cmd.length, items: cmd };
+  if (!present(cmd)) throw cmdMustBeArray();
+  // A string is walked by its UTF-16 units; a number, a boolean, a bigint have no elements.
+  if (typeof cmd === "string") return { length: cmd.length, items: cmd };
+  if (typeof cmd !== "object" && typeof cmd !== "function") return { length: 0, items: [] };
+  // Bun's length of an object (probed): a Map's or Set's size (its elements are undefined), none
+  // for a WeakMap or WeakSet; else `length` as ToLength, kept as a u32, and without one too large
+  // ({} → "cmd array is too large", { length: 2 ** 32 } → "cmd must not be empty").
+  if (cmd instanceof Map || cmd instanceof Set) return { length: cmd.size, items: [] };
+  if (cmd instanceof WeakMap || cmd instanceof WeakSet) return { length: 0, items: [] };
+  const raw = (cmd as { length?: unknown }).length;
+  if (raw === undefined) return { length: Infinity, items: [] };
+  const length = Math.min(Math.max(Math.trunc(Number(raw)) || 0, 0), Number.MAX_SAFE_INTEGER) % 2 ** 32;
+  return { length, items: cmd as ArrayLike<unknown> };
+}
+
+/** Bun reads an array's or a function's options by name, prototype chain included: Check the
+ * same values as a plain object, read once each. */
+function snapshot(source: object): OptionsShape {
+  const copy: OptionsShape = {};
+  for (const name of option_names) {
+    const value = (source as Record<string, unknown>)[name];
+    if (value !== undefined) (copy as Record<string, unknown>)[name] = value;
   }
-  return build(cmd, options, sync, collectIssues(validator.Errors(input)));
+  return copy;
 }
 
 function collectIssues(errors: readonly { instancePath: string }[]): Map<string, string> {
   const issues = new Map<string, string>();
   for (const error of errors) {
-    const parts = error.instancePath.split("/");
-    // "/0…" is cmd; "/1/<key>…" is one option; "/1" alone only restates the union failure.
-    const key = parts[1] === "0" ? "cmd" : parts.length > 2 ? decodePointer(parts[2]!) : null;
-    if (key !== null && !issues.has(key)) issues.set(key, error.instancePath);
+    // "/<key>…" is one option; "" alone only restates the union failure.
+    const key = error.instancePath.split("/")[1];
+    if (key !== undefined && !issues.has(key)) issues.set(decodePointer(key), error.instancePath);
   }
   return issues;
 }
@@ -220,43 +292,46 @@ function decodePointer(part: string): string {
   return part.replaceAll("~1", "/").replaceAll("~0", "~");
 }
 
-function build(cmd: unknown, raw_options: unknown, sync: boolean, issues: Issues): SpawnRequest {
-  if (!Array.isArray(cmd)) throw cmdMustBeArray();
-  if (raw_options === undefined || raw_options === null) {
-    const resolved = resolveCommand(cmd, "", startup_path, "", issues);
+/** One option as Bun reads it: absent (undefined), canonical, or through the schema's rule. */
+function read(options: OptionsShape, name: OptionName, issues: Issues): unknown {
+  const value = options[name];
+  if (!present(value)) return undefined;
+  const rule = issues?.has(name) ? (option_schemas[name] as { bun?: Rule }).bun : undefined;
+  return rule ? rule(value) : value;
+}
+
+function build(command: Command, options: OptionsShape | undefined, sync: boolean, issues: Issues): SpawnRequest {
+  if (options === undefined || options === null) {
+    const resolved = resolveCommand(command, "", startup_path, "");
     return request(resolved, startup_envp as string[], "", defaultSlots(sync), false, undefined);
   }
-  if (typeof raw_options !== "object" || Array.isArray(raw_options)) {
-    throw invalidType("options", "argument", "an object", raw_options);
-  }
-  const options = raw_options as OptionsShape;
-  const argv0 = readString(options, "argv0", issues);
-  const cwd = readString(options, "cwd", issues);
-  if (sync && options.terminal) {
+  const argv0 = readPath(options, "argv0", issues);
+  const cwd = readPath(options, "cwd", issues);
+  if (sync && present(options.terminal)) {
     throw argError("ERR_INVALID_ARG_TYPE", "terminal option is only supported for Bun.spawn, not Bun.spawnSync");
   }
   // spawnSync ignores ipc and serialization, as Bun does.
-  const ipc = sync ? undefined : readIpcOptions(options.ipc, options.serialization);
-  const signal = readSignal(options.signal);
-  const onDisconnect = readCallback(options, "onDisconnect", issues) as SpawnRequest["onDisconnect"];
-  const onExit = readCallback(options, "onExit", issues);
+  const ipc = sync ? undefined : readIpcOptions(read(options, "ipc", issues), read(options, "serialization", issues));
+  const signal = readSignal(read(options, "signal", issues) as AbortSignal | undefined);
+  const onDisconnect = read(options, "onDisconnect", issues) as SpawnRequest["onDisconnect"];
+  const onExit = read(options, "onExit", issues) as SpawnRequest["onExit"];
   let envp = startup_envp as string[];
   let path = startup_path;
-  if (options.env !== undefined && options.env !== null) {
-    if (issues?.has("env")) throw argError("ERR_INVALID_ARG_TYPE", "env must be an object");
-    const converted = convertEnv(options.env);
+  const env = read(options, "env", issues);
+  if (env !== undefined) {
+    const converted = convertEnv(env as Record<string, unknown>);
     envp = converted.envp;
     path = converted.path;
   }
-  const resolved = resolveCommand(cmd, argv0, path, cwd, issues);
+  const resolved = resolveCommand(command, argv0, path, cwd);
   const slots = readStdio(options, sync, issues);
   // Bun reads uid, gid and cgroup right after stdio; deathSignal and rlimits come with them.
   const setup = readChildSetup(options, issues);
-  // Then timeout, then killSignal (for spawn, before terminal); detached Bun never checks.
+  // Then timeout, then killSignal (for spawn, before terminal).
   const limits = readLimits(options, signal);
-  const detached = readDetached(options, issues);
-  const lazy = readLazy(options, issues);
-  const terminal = !sync && options.terminal ? readTerminalOption(options.terminal) : undefined;
+  const detached = read(options, "detached", issues) === true;
+  const lazy = !sync && read(options, "lazy", issues) === true;
+  const terminal = !sync && present(options.terminal) ? readTerminalOption(options.terminal) : undefined;
   const built = request(resolved, envp, cwd, slots, detached, onExit);
   if (limits) built.limits = limits;
   if (lazy) built.lazy = true;
@@ -297,42 +372,20 @@ function readContainer(value: unknown): SpawnRequest["container"] {
   throw invalidType("options.container", "property", "a boolean or a Container", value);
 }
 
-function readString(options: OptionsShape, name: "argv0" | "cwd", issues: Issues): string {
-  const value = options[name];
-  if (issues?.has(name)) throw invalidType(pointerToPath(issues.get(name)!), "property", "of type string", value);
-  if (value === undefined || value === null || value === "") return "";
+/** argv0 or cwd, converted as Bun converts it; "" when absent. */
+function readPath(options: OptionsShape, name: "argv0" | "cwd", issues: Issues): string {
+  const value = read(options, name, issues) as string | undefined;
+  if (value === undefined || value === "") return "";
   if (value.includes("\0")) throw nullByteError(`property 'options.${name}'`, value, true);
   return value;
 }
 
-function readCallback(options: OptionsShape, name: "onExit" | "onDisconnect", issues: Issues) {
-  if (issues?.has(name)) throw argError("ERR_INVALID_ARG_TYPE", `${name} must be a function or undefined`);
-  const value = options[name];
-  return typeof value === "function" ? (value as SpawnRequest["onExit"]) : undefined;
-}
-
-function readDetached(options: OptionsShape, issues: Issues): boolean {
-  if (issues?.has("detached")) {
-    throw invalidType("options.detached", "property", "of type boolean", options.detached);
-  }
-  return options.detached === true;
-}
-
 /** An AbortSignal or nothing; one already aborted throws Bun's AbortError here, before any launch
  * and before every later check (a missing command included). */
-function readSignal(value: unknown): AbortSignal | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!(value instanceof AbortSignal)) throw invalidType("signal", "argument", "of type AbortSignal", value);
-  if (value.aborted) throw abortError(value.reason);
-  return value;
+function readSignal(signal: AbortSignal | undefined): AbortSignal | undefined {
+  if (signal?.aborted) throw abortError(signal.reason);
+  return signal;
 }
-
-/** Bun coerces any value to a boolean; forkless wants a boolean (or null/undefined). */
-function readLazy(options: OptionsShape, issues: Issues): boolean {
-  if (issues?.has("lazy")) throw invalidType("options.lazy", "property", "of type boolean", options.lazy);
-  return options.lazy === true;
-}
-
 
 /** Bun's conversion: own enumerable string keys in property order, undefined values skipped,
  * everything else through ToString (a Symbol throws "Cannot convert a symbol to a string"). */
@@ -343,7 +396,7 @@ function convertEnv(env: Record<string, unknown>): { envp: string[]; path: strin
     const raw = env[key];
     if (raw === undefined) continue;
     if (key.includes("\0")) throw nullByteError(`property 'options.env['${key}']'`, key, false);
-    const value = `${raw as string}`;
+    const value = toBunString(raw) as string;
     if (value.includes("\0")) throw nullByteError(`property 'options.env['${key}']'`, value, false);
     if (key === "PATH") path = value;
     envp.push(`${key}=${value}`);
@@ -351,35 +404,23 @@ function convertEnv(env: Record<string, unknown>): { envp: string[]; path: strin
   return { envp, path };
 }
 
-function resolveCommand(
-  cmd: unknown[],
-  argv0: string,
-  path: string,
-  cwd: string,
-  issues: Issues,
-): ResolvedCommand {
-  if (cmd.length === 0) throw argError("ERR_INVALID_ARG_TYPE", "cmd must not be empty");
-  if (issues?.has("cmd")) throwBadCmdElement(cmd, issues.get("cmd")!);
-  const name = cmd[0];
-  if (typeof name !== "string") throw invalidType("cmd[0]", "argument", "of type string", name);
+/** cmd → the file to run and argv, each element through ToString as Bun converts it. */
+function resolveCommand(command: Command, argv0: string, path: string, cwd: string): ResolvedCommand {
+  if (command.length === 0) throw argError("ERR_INVALID_ARG_TYPE", "cmd must not be empty");
+  if (command.length > max_cmd_length) throw argError("ERR_INVALID_ARG_TYPE", "cmd array is too large");
+  const items = command.items;
+  const name = toBunString(items[0]) as string;
   if (name.includes("\0")) throw nullByteError("argument 'args[0]'", name, true);
   const file = name.includes("/") ? name : Bun.which(name, { PATH: path || fallback_path, cwd: cwd || undefined });
   if (file === null) throw executableNotFound(name);
-  const argv = new Array<string>(cmd.length);
+  const argv = new Array<string>(command.length);
   argv[0] = argv0 === "" ? name : argv0;
-  for (let i = 1; i < cmd.length; i++) {
-    const arg = cmd[i];
-    // Holes pass typebox's Check (Array.prototype.every skips them), so check here.
-    if (typeof arg !== "string") throw invalidType(`cmd[${i}]`, "argument", "of type string", arg);
+  for (let i = 1; i < command.length; i++) {
+    const arg = toBunString(items[i]) as string;
     if (arg.includes("\0")) throw nullByteError(`argument 'args[${i}]'`, arg, false);
     argv[i] = arg;
   }
   return { file, argv };
-}
-
-function throwBadCmdElement(cmd: unknown[], instance_path: string): never {
-  const index = Number(instance_path.split("/")[2] ?? "0");
-  throw invalidType(`cmd[${index}]`, "argument", "of type string", cmd[index]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,15 +435,15 @@ function readStdio(options: OptionsShape, sync: boolean, issues: Issues): (Slot 
   const stdio = options.stdio;
   if (stdio === undefined) {
     // Bun reads these three only without `stdio`, and in this order.
-    readStdioOption(slots, options.stdin, 0, "options.stdin", sync);
-    readStdioOption(slots, options.stderr, 2, "options.stderr", sync);
-    readStdioOption(slots, options.stdout, 1, "options.stdout", sync);
+    readStdioOption(slots, options.stdin, 0, sync);
+    readStdioOption(slots, options.stderr, 2, sync);
+    readStdioOption(slots, options.stdout, 1, sync);
     return slots;
   }
   if (stdio === null) return slots;
   if (issues?.has("stdio") && !Array.isArray(stdio)) throw argError("ERR_INVALID_ARG_TYPE", "stdio must be an array");
   for (let i = 0; i < stdio.length; i++) {
-    const slot = toSlot(stdio[i], i, sync, `options.stdio[${i}]`);
+    const slot = toSlot(stdio[i], i, sync);
     if (i < 3) {
       if (slot !== undefined) slots[i] = slot;
     } else {
@@ -412,13 +453,13 @@ function readStdio(options: OptionsShape, sync: boolean, issues: Issues): (Slot 
   return slots;
 }
 
-function readStdioOption(slots: (Slot | null)[], value: unknown, index: number, where: string, sync: boolean): void {
-  const slot = toSlot(value, index, sync, where);
+function readStdioOption(slots: (Slot | null)[], value: unknown, index: number, sync: boolean): void {
+  const slot = toSlot(value, index, sync);
   if (slot !== undefined) slots[index] = slot;
 }
 
 /** One stdio entry → its slot; undefined keeps the default; null at index >= 3 leaves no fd. */
-function toSlot(value: unknown, index: number, sync: boolean, where: string): Slot | null | undefined {
+function toSlot(value: unknown, index: number, sync: boolean): Slot | null | undefined {
   switch (value) {
     case undefined:
       return index < 3 ? undefined : null;
@@ -440,7 +481,7 @@ function toSlot(value: unknown, index: number, sync: boolean, where: string): Sl
       // from 3 on a socketpair, which is the channel when `ipc` is given (probed; ipc.ts).
       return index < 3 ? slot_ignore : slot_ipc;
   }
-  if (typeof value === "number") return fdSlot(value, index, where);
+  if (typeof value === "number") return fdSlot(value, index);
   if (typeof value === "object" && value !== null) {
     const slot = objectSlot(value, index, sync);
     if (slot !== undefined) return slot;
@@ -448,22 +489,18 @@ function toSlot(value: unknown, index: number, sync: boolean, where: string): Sl
   throw badStdioValue(value, index);
 }
 
-function fdSlot(value: number, index: number, where: string): Slot {
-  // Bun's own checks first, with its messages; it truncates fractions, forkless refuses them.
-  const truncated = Math.trunc(value);
-  if (truncated < 0) throw argError("ERR_INVALID_ARG_TYPE", "file descriptor must be a positive integer");
-  if (truncated > max_fd) {
-    throw argError("ERR_INVALID_ARG_TYPE", `file descriptor must be a valid integer, received: ${value}`);
-  }
-  if (!Number.isInteger(value)) throw invalidType(where, "property", "an integer file descriptor", value);
-  if (index === 0 && (value === 1 || value === 2)) {
+function fdSlot(value: number, index: number): Slot {
+  // Bun's checks, with its messages. It truncates a fraction (1.5 is fd 1) and takes NaN as 0.
+  const fd = Math.trunc(value) || 0;
+  if (fd < 0) throw argError("ERR_INVALID_ARG_TYPE", "file descriptor must be a positive integer");
+  if (fd > max_fd) throw argError("ERR_INVALID_ARG_TYPE", `file descriptor must be a valid integer, received: ${value}`);
+  if (index === 0 && (fd === 1 || fd === 2)) {
     throw argError("ERR_INVALID_ARG_TYPE", "stdout and stderr cannot be used for stdin");
   }
-  if ((index === 1 || index === 2) && value === 0) {
+  if ((index === 1 || index === 2) && fd === 0) {
     throw argError("ERR_INVALID_ARG_TYPE", "stdin cannot be used for stdout or stderr");
   }
-  // `+ 0` turns -0 into 0.
-  return { kind: "fd", fd: value + 0 };
+  return { kind: "fd", fd };
 }
 
 const bad_stdio_string =
@@ -490,14 +527,6 @@ function cmdMustBeArray(): Error {
 /** `The "options.cwd" property must be of type string. Received type number (5)` */
 function invalidType(path: string, kind: "argument" | "property", expected: string, value: unknown): Error {
   return argError("ERR_INVALID_ARG_TYPE", `The "${path}" ${kind} must be ${expected}. Received ${describe(value)}`);
-}
-
-/** "/1/stdio/3" → "options.stdio[3]", "/0/2" → "cmd[2]". */
-function pointerToPath(instance_path: string): string {
-  const parts = instance_path.split("/").slice(1).map(decodePointer);
-  let path = parts[0] === "0" ? "cmd" : "options";
-  for (const part of parts.slice(1)) path += /^\d+$/.test(part) ? `[${part}]` : `.${part}`;
-  return path;
 }
 
 function describe(value: unknown): string {
