@@ -351,9 +351,9 @@ export class Subprocess<
     const onExit = this.#request.onExit;
     if (!onExit) return;
     const error = done.stage ? launchError(done.stage, done.errno, this.#request.command, this.#request.plan.file) : undefined;
-    // After the callbacks of `exited`, as in Bun.
-    // `this` is the subprocess too, as in Bun.
-    queueMicrotask(() => onExit.call(this, this, this.#exitCode, this.#signalCode, error));
+    // As in Bun, after `exited` has settled and every reaction to it has run, the microtasks
+    // those queue included (Bun drains the microtask queue in between); `this` is the subprocess.
+    setImmediate(() => onExit.call(this, this, this.#exitCode, this.#signalCode, error));
   }
 }
 

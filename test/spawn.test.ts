@@ -452,6 +452,31 @@ describe("callbacks", () => {
     expect(seen.forkless).toEqual(seen.bun);
   });
 
+  test("onExit comes after every reaction to exited, the microtasks those queue included", async () => {
+    const seen = await both(async (spawn) => {
+      const log: string[] = [];
+      await new Promise<void>((resolve) => {
+        const p = spawn(["true"], {
+          onExit() {
+            log.push("onExit");
+            queueMicrotask(() => log.push("onExit's microtask"));
+            setTimeout(resolve, 0);
+          },
+        });
+        p.exited.then(async () => {
+          log.push("exited");
+          queueMicrotask(() => log.push("exited's microtask"));
+          await null;
+          await null;
+          log.push("two awaits after exited");
+        });
+      });
+      return log;
+    });
+    expect(seen.forkless).toEqual(seen.bun);
+    expect(seen.bun).toEqual(["exited", "exited's microtask", "two awaits after exited", "onExit", "onExit's microtask"]);
+  });
+
   test("onExit reports a death by signal", async () => {
     const seen = await both(async (spawn) => {
       let args: unknown[] = [];
