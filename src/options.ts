@@ -25,6 +25,7 @@ import { child_setup_schema, readChildSetup } from "./child-setup.ts";
 import { abortError, readLimits } from "./limits.ts";
 import { addIpcToPlan, readIpcOptions } from "./ipc.ts";
 import { readTerminalOption } from "./terminal.ts";
+import { readMaxMemory } from "./memory.ts";
 import { objectSlot } from "./stdio-sources.ts";
 import type { Spawn } from "bun";
 import type { Container } from "./container.ts";
@@ -56,6 +57,8 @@ interface ForklessOptions {
   deathSignal?: string | number;
   /** A number sets the soft and the hard limit, `{ soft?, hard? }` either; Infinity is unlimited. */
   rlimits?: Partial<Record<RlimitName, number | { soft?: number; hard?: number }>>;
+  /** Bun's main branch (memory.ts): bytes the child and its descendants may hold; 0, null or Infinity: none. */
+  maxMemory?: number | null;
 }
 
 export interface SpawnOptions<In extends StdinOption, Out extends OutputOption, Err extends OutputOption>
@@ -109,6 +112,8 @@ const Options = Type.Object({
   timeout: Type.Optional(Type.Unknown()),
   killSignal: Type.Optional(Type.Unknown()),
   maxBuffer: Type.Optional(Type.Unknown()),
+  // maxMemory: memory.ts, after the limits.
+  maxMemory: Type.Optional(Type.Unknown()),
   // uid, gid, cgroup, deathSignal, rlimits: child-setup.ts, with Bun's messages.
   ...child_setup_schema,
   terminal: Type.Optional(Type.Unknown()),
@@ -254,11 +259,13 @@ function build(cmd: unknown, raw_options: unknown, sync: boolean, issues: Issues
   const setup = readChildSetup(options, issues);
   // Then timeout, then killSignal (for spawn, before terminal); detached Bun never checks.
   const limits = readLimits(options, signal);
+  const maxMemory = readMaxMemory(options);
   const detached = readDetached(options, issues);
   const lazy = readLazy(options, issues);
   const terminal = !sync && options.terminal ? readTerminalOption(options.terminal) : undefined;
   const built = request(resolved, envp, cwd, slots, detached, onExit);
   if (limits) built.limits = limits;
+  if (maxMemory) built.maxMemory = maxMemory;
   if (lazy) built.lazy = true;
   if (setup) built.plan.setup = setup;
   if (terminal) built.terminal = terminal;
