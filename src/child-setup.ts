@@ -138,7 +138,7 @@ function fdSystemError(errno: number, syscall: string, fd: number): Error {
 }
 
 /** Node's "Received …" wording for a wrong type. */
-function describeValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
   if (typeof value === "object" && value !== null) {
     const name = (value as { constructor?: { name?: string } }).constructor?.name;

@@ -1,19 +1,25 @@
 // The runtime plugin: `preload = ["forkless/global"]` in bunfig.toml makes every Bun.spawn and
 // Bun.spawnSync in the program, its dependencies included, a forkless launch, and Bun.Terminal
 // forkless's Terminal (a Bun.Terminal's PTY cannot be handed to forkless). The originals stay
-// reachable as `Bun.spawn.original` for code that must have Bun's own.
+// reachable as `Bun.spawn.original` for code that must have Bun's own. Bun.spawnAndWait is
+// swapped only where Bun has it (its PR is still open): the preload replaces Bun's functions, it
+// does not add ones a program's feature tests would then find in a Bun that lacks them.
 // node:child_process (and execa, zx, … above it) runs on Bun.spawn, so it gets forkless too; its
 // stdout and stderr getters are wrapped only to learn when their streams are done (stdio.ts).
 import { ChildProcess } from "node:child_process";
-import { spawn, spawnSync, Terminal } from "./index.ts";
+import { spawn, spawnAndWait, spawnSync, Terminal } from "./index.ts";
 import { adoptNativeStreams } from "./stdio.ts";
 
-const originals = { spawn: Bun.spawn, spawnSync: Bun.spawnSync };
+const originals = { spawn: Bun.spawn, spawnSync: Bun.spawnSync, spawnAndWait: (Bun as unknown as { spawnAndWait?: unknown }).spawnAndWait };
 if ((Bun.spawn as { forkless?: boolean }).forkless !== true) {
   Object.assign(spawn, { forkless: true, original: originals.spawn });
   Object.assign(spawnSync, { forkless: true, original: originals.spawnSync });
   (Bun as { spawn: unknown }).spawn = spawn;
   (Bun as { spawnSync: unknown }).spawnSync = spawnSync;
+  if (typeof originals.spawnAndWait === "function") {
+    Object.assign(spawnAndWait, { forkless: true, original: originals.spawnAndWait });
+    (Bun as unknown as { spawnAndWait: unknown }).spawnAndWait = spawnAndWait;
+  }
   (Bun as { Terminal: unknown }).Terminal = Terminal;
   for (const name of ["stdout", "stderr"] as const) closeWhenNodeStreamCloses(name);
 }

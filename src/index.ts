@@ -2,12 +2,13 @@
 // inheritance and a clean signal state in every child. Exports only.
 import { normalizeSpawn, type SpawnOptions, type SpawnSyncOptions } from "./options.ts";
 import { startSubprocess, Subprocess, type OutputOption, type StdinOption } from "./subprocess.ts";
-import { runSync, type SyncSubprocess } from "./sync.ts";
+import { asyncRequestFor, refuseForSpawnAndWait, runSync, settleSubprocess, type SyncSubprocess } from "./sync.ts";
 import { spawnIn, spawnSyncIn } from "./container.ts";
 
 export { Subprocess };
 export type { SyncSubprocess, SpawnOptions, SpawnSyncOptions, StdinOption, OutputOption };
 export type { ResourceUsage } from "./resource.ts";
+export type { MemoryUsage } from "./memory.ts";
 
 /** Same calls as Bun.spawn: spawn(cmd, options?) or spawn({ cmd, ...options }), typed as bun-types
  * types them: the stdio options decide what stdin, stdout and stderr are. */
@@ -40,6 +41,27 @@ export function spawnSync<
 export function spawnSync(cmd: unknown, options?: unknown): SyncSubprocess {
   const request = normalizeSpawn(cmd, options, true);
   return request.container ? spawnSyncIn(request.container, request) : runSync(request);
+}
+
+/** Bun.spawnAndWait (Bun's open PR #36893): spawnSync's options and result, as a Promise, on a
+ * spawn() child, so the event loop runs meanwhile. Bad options and a missing command throw at
+ * the call, as spawnSync's do; onExit, ipc and lazy are ignored, terminal and "socket-fd" refused. */
+export function spawnAndWait<
+  const In extends StdinOption = "ignore",
+  const Out extends OutputOption = "pipe",
+  const Err extends OutputOption = "pipe",
+>(options: SpawnSyncOptions<In, Out, Err> & { cmd: string[] }): Promise<SyncSubprocess<Out, Err>>;
+export function spawnAndWait<
+  const In extends StdinOption = "ignore",
+  const Out extends OutputOption = "pipe",
+  const Err extends OutputOption = "pipe",
+>(cmd: string[], options?: SpawnSyncOptions<In, Out, Err>): Promise<SyncSubprocess<Out, Err>>;
+export function spawnAndWait(cmd: unknown, options?: unknown): Promise<SyncSubprocess> {
+  refuseForSpawnAndWait(cmd, options);
+  const request = normalizeSpawn(cmd, options, true);
+  const run = asyncRequestFor(request);
+  const child = run.container ? spawnIn(run.container, run) : startSubprocess(run);
+  return settleSubprocess(child, request);
 }
 export { template, Template, type TemplateOverrides } from "./template.ts";
 export { Terminal, type TerminalOptions } from "./terminal.ts";

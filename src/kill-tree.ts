@@ -68,7 +68,7 @@ function walk(rootPid: number): number[] {
 }
 
 /** The children of every thread of `pid` (/proc/<pid>/task/<tid>/children, Linux 3.5+). */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   let tasks: string[];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
@@ -108,7 +108,7 @@ function waitStopped(pid: number): void {
   }
 }
 
-function signalPid(pid: number, signal: number): void {
+export function signalPid(pid: number, signal: number): void {
   try {
     process.kill(pid, signal);
   } catch {

@@ -123,10 +123,13 @@ export function readLimits(
 // ---------------------------------------------------------------------------------------------
 // spawn(): enforcement in JS.
 
+/** Which limit ended a child (spawnAndWait reports timeout and maxBuffer as spawnSync does). */
+export type LimitHit = "timeout" | "abort" | "maxBuffer";
+
 /** What the limits need from a running Subprocess. */
 export interface LimitedChild {
   /** Sends the signal unless the child has ended: a timeout or an abort ends it. */
-  _killForLimit(signal: number): void;
+  _killForLimit(signal: number, hit: LimitHit): void;
 }
 
 /** The live limits of one async child: disarm() at its exit; setRef() follows ref()/unref(). */
@@ -146,7 +149,7 @@ const max_timer_ms = 2 ** 31 - 1;
 export function watchLimits(child: LimitedChild, limits: Limits): LimitWatch | undefined {
   const { timeoutMs, killSignal, signal } = limits;
   if (timeoutMs === 0 && signal === undefined) return undefined;
-  const kill = () => child._killForLimit(killSignal);
+  const kill = (hit: LimitHit) => child._killForLimit(killSignal, hit);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let reffed = true;
   if (timeoutMs > 0) {
@@ -155,13 +158,14 @@ export function watchLimits(child: LimitedChild, limits: Limits): LimitWatch | u
       timer = setTimeout(() => {
         const left = deadline - performance.now();
         if (left > 1) arm(left);
-        else kill();
+        else kill("timeout");
       }, Math.min(Math.ceil(ms), max_timer_ms));
       if (!reffed) timer.unref();
     };
     arm(timeoutMs);
   }
-  signal?.addEventListener("abort", kill, { once: true });
+  const aborted = () => kill("abort");
+  signal?.addEventListener("abort", aborted, { once: true });
   return {
     setRef(on) {
       reffed = on;
@@ -171,7 +175,7 @@ export function watchLimits(child: LimitedChild, limits: Limits): LimitWatch | u
     disarm() {
       clearTimeout(timer);
       timer = undefined;
-      signal?.removeEventListener("abort", kill);
+      signal?.removeEventListener("abort", aborted);
     },
   };
 }

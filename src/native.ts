@@ -231,8 +231,12 @@ export interface SyncOutcome extends Omit<Completion, "id"> {
 }
 
 const SYNC_BYTES = 208;
-const syncResult = new ArrayBuffer(SYNC_BYTES);
+// Shared memory: the engine writes the child's pid (its first field) right after the launch, and
+// maxMemory's sampler thread reads it from there while this thread is blocked (memory.ts).
+const syncResult = new SharedArrayBuffer(SYNC_BYTES);
 const syncI32 = new Int32Array(syncResult);
+/** The SyncResult's pid field, as another thread reads it during a spawnSync. */
+export const syncPidCell = syncI32;
 const syncU64 = new BigUint64Array(syncResult);
 const syncBytes = new Uint8Array(syncResult);
 const syncFds = new Int32Array(256);

@@ -18,6 +18,7 @@ import { child_setup_schema, readChildSetup } from "./child-setup.ts";
 import { abortError, readLimits } from "./limits.ts";
 import { addIpcToPlan, readIpcOptions } from "./ipc.ts";
 import { readTerminalOption } from "./terminal.ts";
+import { readMaxMemory } from "./memory.ts";
 import { objectSlot } from "./stdio-sources.ts";
 import type { Spawn } from "bun";
 import type { Container } from "./container.ts";
@@ -49,6 +50,8 @@ interface ForklessOptions {
   deathSignal?: string | number;
   /** A number sets the soft and the hard limit, `{ soft?, hard? }` either; Infinity is unlimited. */
   rlimits?: Partial<Record<RlimitName, number | { soft?: number; hard?: number }>>;
+  /** Bun's main branch (memory.ts): bytes the child and its descendants may hold; 0, null or Infinity: none. */
+  maxMemory?: number | null;
 }
 
 export interface SpawnOptions<In extends StdinOption, Out extends OutputOption, Err extends OutputOption>
@@ -149,6 +152,8 @@ const option_schemas = {
   timeout: option(Type.Union([Type.Integer({ minimum: 0 }), Type.Literal(Infinity)]), reader),
   killSignal: option(Signal, reader),
   maxBuffer: option(Type.Number(), reader),
+  // Bun's main branch, memory.ts: bytes for the child and its descendants (0 or Infinity: none).
+  maxMemory: option(Type.Union([Type.Integer({ minimum: 0 }), Type.Literal(Infinity)]), reader),
   // terminal.ts: a Terminal or its options (spawn only).
   terminal: option(Type.Object({}), reader),
   // forkless's own: true (the process-wide default container) or a Container; readContainer.
@@ -329,11 +334,13 @@ function build(command: Command, options: OptionsShape | undefined, sync: boolea
   const setup = readChildSetup(options, issues);
   // Then timeout, then killSignal (for spawn, before terminal).
   const limits = readLimits(options, signal);
+  const maxMemory = readMaxMemory(options);
   const detached = read(options, "detached", issues) === true;
   const lazy = !sync && read(options, "lazy", issues) === true;
   const terminal = !sync && present(options.terminal) ? readTerminalOption(options.terminal) : undefined;
   const built = request(resolved, envp, cwd, slots, detached, onExit);
   if (limits) built.limits = limits;
+  if (maxMemory) built.maxMemory = maxMemory;
   if (lazy) built.lazy = true;
   if (setup) built.plan.setup = setup;
   if (terminal) built.terminal = terminal;

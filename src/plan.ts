@@ -4,6 +4,7 @@ import type { Limits } from "./limits.ts";
 import type { Container } from "./container.ts";
 import type { TerminalRequest } from "./terminal.ts";
 import type { IpcRequest } from "./ipc.ts";
+import type { MemoryLimit } from "./memory.ts";
 
 /** Where one child fd comes from. */
 export type SlotKind =
@@ -81,4 +82,6 @@ export interface SpawnRequest {
   onDisconnect?: (this: unknown, ...args: unknown[]) => void;
   /** `lazy`: stdout and stderr are read only from their first access, not from the spawn. */
   lazy?: boolean;
+  /** `maxMemory` (memory.ts): the tree's limit in bytes; absent for none. */
+  maxMemory?: MemoryLimit;
 }

@@ -21,7 +21,8 @@ import { endIfUnread, nativeReadableFromFd, readableFromFd, sinkFromFd, closeWhe
 import { feedStream, withSources } from "./stdio-sources.ts";
 import { signalName, signalNumber } from "./signals.ts";
 import { resourceUsageOf, type ResourceUsage } from "./resource.ts";
-import { countedStream, watchLimits, type LimitWatch } from "./limits.ts";
+import { countedStream, watchLimits, type LimitHit, type LimitWatch } from "./limits.ts";
+import { prepareMemory, usageWatch, type MemoryRoute, type MemoryUsage, type MemoryWatch } from "./memory.ts";
 import { terminalForLaunch, type Terminal } from "./terminal.ts";
 import { channelClosedError, checkMessage, IpcChannel } from "./ipc.ts";
 
@@ -89,6 +90,10 @@ export class Subprocess<
   /** Bytes #settleUnread took from an output whose fd stays open: the stream starts with them. */
   #readEarly: (Uint8Array | undefined)[] = [];
   #killedForLimit = false;
+  /** The limit whose kill came first (spawnAndWait's exitedDueTo… fields). */
+  #limitHit: LimitHit | undefined;
+  /** maxMemory's watch, or (without one) memoryUsage()'s tree walk from its first call. */
+  #memory: MemoryWatch | undefined;
   /** A ReadableStream given as stdin: what `stdin` returns. */
   #feed: ReadableStream | undefined;
   /** Parent ends of outputs sent to a ReadableStream target (never read, closed at the exit). */
@@ -149,7 +154,10 @@ export class Subprocess<
   #armLimits(limits: NonNullable<SpawnRequest["limits"]>): void {
     this.#limits = watchLimits(this, limits);
     if (limits.maxBuffer === 0) return;
-    const exceeded = () => this.kill(limits.killSignal);
+    const exceeded = () => {
+      this.#limitHit ??= "maxBuffer";
+      this.kill(limits.killSignal);
+    };
     const counted = (stream: ReadableStream<Uint8Array> | undefined) => stream && countedStream(stream, limits.maxBuffer, exceeded);
     this.#stdout = counted(this.#stream(1));
     this.#stderr = counted(this.#stream(2));
@@ -272,9 +280,10 @@ export class Subprocess<
   }
 
   /** @internal a timeout or an abort kills: unread outputs then end at the exit (#settleUnread). */
-  _killForLimit(signal: number): void {
+  _killForLimit(signal: number, hit: LimitHit): void {
     if (this.#done) return;
     this.#killedForLimit = true;
+    this.#limitHit ??= hit;
     this.kill(signal);
   }
 
@@ -318,6 +327,37 @@ export class Subprocess<
     return this.#usage && resourceUsageOf(this.#usage);
   }
 
+  /** Bytes the child and its descendants hold now, and the most seen (Bun's main branch). After
+   * the exit `current` is 0. With maxMemory, the cgroup's figures or the sampler's; without, a
+   * walk of the tree at each call (so `peak` is the most any call saw). */
+  memoryUsage(): MemoryUsage {
+    if (!this.#memory) {
+      if (this.#done) return { current: 0, peak: 0 };
+      this.#memory = usageWatch(this.#pid);
+    }
+    return this.#memory.usage();
+  }
+
+  /** Whether maxMemory's limit ended the tree (the kernel's OOM kill in its cgroup, or the sampler's). */
+  get exitedDueToMaxMemory(): boolean {
+    return this.#memory?.exceeded ?? false;
+  }
+
+  /** @internal how maxMemory is enforced for this child; undefined without it. */
+  get _memoryRoute(): MemoryRoute | undefined {
+    return this.#memory?.route;
+  }
+
+  /** @internal which limit killed the child first, if one did. */
+  get _limitHit(): LimitHit | undefined {
+    return this.#limitHit;
+  }
+
+  /** @internal startSubprocess: maxMemory's watch of this child. */
+  _watchMemory(watch: MemoryWatch): void {
+    this.#memory = watch;
+  }
+
   /** As Bun's: kills a running child and resolves with its exit status; nothing once it ended. */
   [Symbol.asyncDispose](): Promise<number> | undefined {
     if (this.#done) return undefined;
@@ -338,6 +378,8 @@ export class Subprocess<
     this.#usage = done.rusage;
     this.#exitCode = done.exitCode;
     this.#signalCode = done.signal ? signalName(done.signal) : null;
+    // Before `exited` resolves, so exitedDueToMaxMemory is final when it does.
+    this.#memory?.finish();
     if (this.#reffed) letGo();
     this.#limits?.disarm();
     this.#ipc?.settleClose();
@@ -368,17 +410,31 @@ export function launchFailure(request: SpawnRequest, failed: LaunchFailure): Err
 }
 
 /** Launches the request's plan as a Subprocess: sources opened around the launch, a terminal
- * made for it, its ipc channel attached. */
-export function startSubprocess(request: SpawnRequest, launchPlan: Launcher = launch): Subprocess {
-  const tty = request.terminal && terminalForLaunch(request.terminal, request.plan);
-  const launched = withSources(tty ? tty.plan : request.plan, request.command, launchPlan);
+ * made for it, its ipc channel attached, its maxMemory watched. `perLaunchCgroup`: the launcher
+ * honours a cgroup given per launch (a template's cannot: its cgroup is fixed). */
+export function startSubprocess(request: SpawnRequest, launchPlan: Launcher = launch, perLaunchCgroup = true): Subprocess {
+  const memory = prepareMemory(request, perLaunchCgroup);
+  const plan = memory?.plan ?? request.plan;
+  let tty: ReturnType<typeof terminalForLaunch> | undefined;
+  let launched: Launched | LaunchFailure;
+  try {
+    tty = request.terminal && terminalForLaunch(request.terminal, plan);
+    launched = withSources(tty ? tty.plan : plan, request.command, launchPlan);
+  } catch (error) {
+    // A source that could not be opened, a PTY that could not be made: no cgroup stays behind.
+    memory?.abandon();
+    throw error;
+  }
   if ("stage" in launched) {
     if (tty?.inline) tty.terminal.close();
+    memory?.abandon();
     throw launchFailure(request, launched);
   }
   // An inline terminal's slave now lives in the child only, so the child's end reaches us as EOF.
   if (tty?.inline) tty.terminal._spawnedInline();
   const subprocess = new Subprocess(request, launched.id, launched.pid, launched.fds);
+  // The root is signalled through its pidfd; ESRCH once reaped is nothing to report.
+  if (memory) subprocess._watchMemory(memory.start(launched.pid, (signal) => void signalChild(launched.id, signal), true));
   if (tty || request.ipc) subprocess._attach(tty?.terminal, request.ipc ? launched.fds[request.ipc.fd]! : -1);
   return subprocess;
 }

@@ -62,7 +62,8 @@ export class Template<In extends StdinOption = StdinOption, Out extends OutputOp
   ): Subprocess<I, O, E>;
   spawn(overrides?: TemplateOverrides): Subprocess {
     const handle = this.#live();
-    return startSubprocess(this.#overlay(this.#async, overrides, false), (plan) => launch(plan, handle));
+    // A template's cgroup is fixed at its creation: maxMemory is sampled (memory.ts).
+    return startSubprocess(this.#overlay(this.#async, overrides, false), (plan) => launch(plan, handle), false);
   }
 
   spawnSync(overrides?: KeepStdio): SyncSubprocess<Out, Err>;
@@ -72,7 +73,7 @@ export class Template<In extends StdinOption = StdinOption, Out extends OutputOp
   spawnSync(overrides?: TemplateOverrides): SyncSubprocess {
     const handle = this.#live();
     this.#sync ??= normalizeSpawn(this.#cmd, this.#options, true);
-    return runSync(this.#overlay(this.#sync, overrides, true), (plan, limits) => launchSync(plan, handle, limits));
+    return runSync(this.#overlay(this.#sync, overrides, true), (plan, limits) => launchSync(plan, handle, limits), false);
   }
 
   /** Frees the engine memory. Children already starting are not affected. */
