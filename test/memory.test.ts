@@ -96,6 +96,12 @@ beforeAll(async () => {
 /** A limit a tree of `processes` idle Bun processes stays well below; a hog well over it. */
 const limitFor = (processes: number) => Math.ceil((processes * idle_bytes * 1.5) / MB) * MB + 64 * MB;
 const hogFor = (processes: number) => hog(limitFor(processes) / MB + 256);
+/** A child that starts a hog sized for `processes` as its own child, prints its pid, outlives it. */
+const parentOfHog = (processes: number) => `
+  const child = Bun.spawn({ cmd: [process.execPath, "-e", ${JSON.stringify(hogFor(processes))}], stdio: ["ignore", "ignore", "ignore"] });
+  console.log(child.pid);
+  await child.exited;
+  setInterval(() => {}, 1000);`;
 
 afterEach(() => setMemoryRouteForTesting(undefined));
 
@@ -257,11 +263,7 @@ for (const route of routes) {
 
     test("counts the grandchildren and kills the whole tree", async () => {
       use();
-      const parent = `
-        const child = Bun.spawn({ cmd: [process.execPath, "-e", ${JSON.stringify(hogFor(2))}], stdio: ["ignore", "ignore", "ignore"] });
-        console.log(child.pid);
-        await child.exited;
-        setInterval(() => {}, 1000);`;
+      const parent = parentOfHog(2);
       await using proc = owned(spawn([bunPath, "-e", parent], { stdio: ["ignore", "pipe", "inherit"], maxMemory: limitFor(2), killSignal: "SIGKILL" }));
       const grandchild = Number(await firstLine(proc.stdout));
       expect(grandchild).toBeGreaterThan(0);
@@ -318,11 +320,7 @@ for (const route of routes) {
 
     test("spawnSync: a grandchild's excess ends the whole tree while the JS thread is blocked", async () => {
       use();
-      const parent = `
-        const child = Bun.spawn({ cmd: [process.execPath, "-e", ${JSON.stringify(hogFor(2))}], stdio: ["ignore", "ignore", "ignore"] });
-        console.log(child.pid);
-        await child.exited;
-        setInterval(() => {}, 1000);`;
+      const parent = parentOfHog(2);
       const result = spawnSync([bunPath, "-e", parent], { stderr: "inherit", maxMemory: limitFor(2), killSignal: "SIGKILL" });
       expect(result).toMatchObject({ signalCode: "SIGKILL", exitedDueToMaxMemory: true });
       expect(await gone(Number(result.stdout.toString().split("\n")[0]))).toBe(true);
