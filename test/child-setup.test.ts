@@ -3,7 +3,8 @@
 // and the open-files default (forkless only). Everything the child reports comes from the kernel
 // (/proc, id), and every wait ends on an event (EOF, exit), never on a clock.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { spawn, spawnSync } from "../src/index.ts";
 import { enterProjectRoot, isAlive, readProc, thrownBy, worldReadableProject, type AnySpawn } from "./oracle.ts";
 import { eventually } from "./wait.ts";
@@ -214,6 +215,26 @@ describe.skipIf(!cgroupRoot)("cgroup (v2)", () => {
     expect(shape).toEqual(thrownBy(() => Bun.spawn(["true"], { cgroup: "/tmp" })));
     expect(shape).toMatchObject({ code: "ENOENT", syscall: "clone3", path: "/tmp" });
     expect(thrownBy(() => spawnSync(["true"], { cgroup: "/tmp" }))).toEqual(thrownBy(() => Bun.spawnSync(["true"], { cgroup: "/tmp" })));
+  });
+});
+
+describe("cgroup: a directory outside cgroupfs", () => {
+  test("the child writes itself into its cgroup.procs, the same bytes as Bun's child", async () => {
+    // Bun's own spawn test (spawn-cgroup.test.ts) reads the file back: "0", no newline.
+    const written: Record<string, string> = {};
+    for (const [name, run] of [["bun", Bun.spawn], ["forkless", spawn]] as const) {
+      const dir = `${tmpdir()}/forkless-cgroup-${process.pid}-${name}`;
+      mkdirSync(dir);
+      try {
+        writeFileSync(`${dir}/cgroup.procs`, "");
+        expect(await (run as AnySpawn)(["true"], { cgroup: dir }).exited).toBe(0);
+        written[name] = readFileSync(`${dir}/cgroup.procs`, "utf8");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    expect(written.forkless).toBe(written.bun!);
+    expect(written.bun).toBe("0");
   });
 });
 
