@@ -48,7 +48,25 @@ function streamSlot(stream: ReadableStream, index: number, sync: boolean): Slot 
   if (index >= 3) throw argError("ERR_INVALID_ARG_TYPE", `ReadableStream cannot be used for stdio[${index}] yet`);
   if (sync) throw argError("ERR_INVALID_ARG_TYPE", `'${stream_names[index]}' ReadableStream cannot be used in sync mode`);
   // stdout/stderr: Bun makes the socketpair and then neither reads it nor hands it out (probed).
-  return index === 0 ? { kind: "pipe", fd: -1, feed: stream } : { kind: "pipe", fd: -1, unread: true };
+  if (index !== 0) return { kind: "pipe", fd: -1, unread: true };
+  // A stdin stream that was read from (by an earlier spawn, say) is refused before the launch,
+  // with Bun's error; one that is only locked is launched with, as Bun does (the error surfaces
+  // later, unhandled). JS cannot ask a stream whether it is disturbed; a Response can: its
+  // constructor throws for a disturbed or locked stream, and neither locks nor reads a fresh one.
+  // A locked one forkless did not feed stays unknown.
+  if (fed.has(stream) || (!stream.locked && isDisturbed(stream))) {
+    throw argError("ERR_INVALID_STATE", "'stdin' ReadableStream has already been used", Error as unknown as typeof TypeError);
+  }
+  return { kind: "pipe", fd: -1, feed: stream };
+}
+
+function isDisturbed(stream: ReadableStream): boolean {
+  try {
+    new Response(stream);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 function blobSlot(blob: Blob, index: number): Slot | null {
@@ -188,7 +206,11 @@ function openSource(source: SlotSource, command: string, opened: number[]): numb
  * child's stdin and surfaces as an unhandled rejection. One that errors later only ends the
  * child's stdin, quietly (both as in Bun, probed).
  */
+/** The stdin streams a spawn has read from. */
+const fed = new WeakSet<ReadableStream>();
+
 export function feedStream(stream: ReadableStream, sink: FileSink): void {
+  fed.add(stream);
   let reader: ReadableStreamDefaultReader;
   try {
     reader = stream.getReader();

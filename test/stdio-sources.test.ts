@@ -522,6 +522,25 @@ describe("bad values: Bun's errors", () => {
     }
   });
 
+  test("a stdin ReadableStream already used (by an earlier spawn, read from): Bun's error, before the launch", async () => {
+    const used = async (spawn: AnySpawn) => {
+      const stream = new ReadableStream({ start(c) { c.enqueue("x"); c.close(); } });
+      const first = spawn(["cat"], { stdin: stream, stdout: "pipe" });
+      const read = await new Response(first.stdout as ReadableStream).text();
+      await first.exited;
+      const disturbed = new ReadableStream({ pull(c) { c.enqueue("y"); } });
+      const reader = disturbed.getReader();
+      await reader.read();
+      reader.releaseLock();
+      return { read, errors: [stream, disturbed].map((stdin) => thrownBy(() => spawn(["cat"], { stdin }))) };
+    };
+    const bun = await used(Bun.spawn as AnySpawn);
+    let ours: unknown;
+    await expectNoFdLeft(async () => (ours = await used(forklessSpawn as AnySpawn)));
+    expect(ours).toEqual(bun);
+    expect(bun.errors[0]).toMatchObject({ code: "ERR_INVALID_STATE", message: "'stdin' ReadableStream has already been used" });
+  });
+
   test("lazy: only true makes a spawn lazy; any other value is ignored, as Bun ignores it", async () => {
     // Bun reads `lazy` only when it is a boolean; forkless's lazy spawn is the one that hands out
     // Bun's own file stream (stdio.ts), which is how a user could tell.
