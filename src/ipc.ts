@@ -2,8 +2,15 @@
 // made (a "pipe" slot), speaking Bun's two wire formats exactly (probed on Bun 1.4.5):
 //   "json":     one JSON text per line ("\n"); a line that starts with 0x02 is internal.
 //   "advanced": [type u8][length u32 LE][body]; type 1 = version (length is the version, 2, no
-//               body), 2 = message, 3 = internal message; body = JSC's SerializedScriptValue,
-//               byte for byte what bun:jsc's serialize() writes, except that Blobs cross as {}.
+//               body), 2 = message, 3 = internal message, 4 = a message holding Buffers, sent
+//               as the envelope [message, buffers] (JSC's serializer turns a Buffer into a plain
+//               Uint8Array; the receiver gives the listed views Buffer's prototype back, and
+//               serialization keeps identity, so every occurrence is restored); body = JSC's
+//               SerializedScriptValue, byte for byte what bun:jsc's serialize() writes, except
+//               that Blobs cross as {}.
+// Both formats reserve messages whose `cmd` is "NODE_HANDLE" (a handle is coming; with no fd
+// attached Bun answers NODE_HANDLE_NACK) and "NODE_HANDLE_ACK"/"NODE_HANDLE_NACK": they are
+// protocol traffic and never reach the `ipc` callback.
 // Left out on purpose: handles (sockets/servers sent along a message) and cluster's internal
 // messages, which are read and dropped.
 import { serialize, deserialize } from "bun:jsc";
@@ -55,6 +62,7 @@ export function addIpcToPlan(plan: SpawnPlan, ipc: Omit<IpcRequest, "fd">): IpcR
 const TYPE_VERSION = 1;
 const TYPE_MESSAGE = 2;
 const TYPE_INTERNAL = 3;
+const TYPE_MESSAGE_WITH_BUFFERS = 4;
 const HEADER_BYTES = 5;
 const version_packet = new Uint8Array([TYPE_VERSION, 2, 0, 0, 0]);
 const NEWLINE = 0x0a;
@@ -85,15 +93,54 @@ export function encodeMessage(mode: Serialization, message: unknown): Uint8Array
     // JSON.stringify gives undefined for a function: Bun then sends an empty line, and so do we.
     return Buffer.from((JSON.stringify(message) ?? "") + "\n", "utf8");
   }
-  let body = serialize(message, { binaryType: "nodebuffer" });
+  const envelope = buffersIn(message);
+  const value = envelope ?? message;
+  let body = serialize(value, { binaryType: "nodebuffer" });
   // IPC serializes "for cross-process transfer", where Bun's Blobs become empty objects; the tag
   // byte can also occur inside data, so its presence only tells us to look.
-  if (body.includes(BUN_HOST_TAG)) body = serialize(withoutBlobs(message, new Map()), { binaryType: "nodebuffer" });
+  if (body.includes(BUN_HOST_TAG)) body = serialize(withoutBlobs(value, new Map()), { binaryType: "nodebuffer" });
   const packet = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength);
-  packet[0] = TYPE_MESSAGE;
+  packet[0] = envelope ? TYPE_MESSAGE_WITH_BUFFERS : TYPE_MESSAGE;
   packet.writeUInt32LE(body.byteLength, 1);
   packet.set(body, HEADER_BYTES);
   return packet;
+}
+
+/** The [message, buffers] envelope when `message` holds Buffers, else undefined. The walk follows
+ * what the serializer follows (Map and Set entries, own enumerable properties) but descends data
+ * properties only, so no getter runs twice; a Buffer behind a getter crosses as a Uint8Array, as
+ * in Bun. */
+function buffersIn(message: unknown): [unknown, Buffer[]] | undefined {
+  const buffers: Buffer[] = [];
+  const seen = new Set<object>();
+  const stack = [message];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (typeof current !== "object" || current === null || seen.has(current)) continue;
+    seen.add(current);
+    if (ArrayBuffer.isView(current)) {
+      if (Buffer.isBuffer(current)) buffers.push(current);
+    } else if (current instanceof Map) {
+      for (const [key, entry] of current) stack.push(key, entry);
+    } else if (current instanceof Set) {
+      for (const entry of current) stack.push(entry);
+    } else {
+      for (const key of Object.keys(current)) {
+        const property = Object.getOwnPropertyDescriptor(current, key);
+        if (property && "value" in property) stack.push(property.value);
+      }
+    }
+  }
+  return buffers.length > 0 ? [message, buffers] : undefined;
+}
+
+/** The receiving side of buffersIn(); a malformed envelope throws Bun's error. */
+function restoreBuffers(envelope: unknown): unknown {
+  if (!Array.isArray(envelope) || envelope.length !== 2 || !Array.isArray(envelope[1])) {
+    throw new Error("failed to parse serialized buffer envelope");
+  }
+  for (const view of envelope[1]) if (ArrayBuffer.isView(view) && !(view instanceof DataView)) Object.setPrototypeOf(view, Buffer.prototype);
+  return envelope[0];
 }
 
 /** A copy of the containers on the way to each Blob, with the Blob replaced by {}. */
@@ -201,6 +248,13 @@ export class PausableReader {
   }
 }
 
+/** The handle-protocol command a message carries, if it is one (Bun reads `cmd` off any object). */
+function handleCommand(message: unknown): string | undefined {
+  if (typeof message !== "object" || message === null) return undefined;
+  const cmd = (message as { cmd?: unknown }).cmd;
+  return cmd === "NODE_HANDLE" || cmd === "NODE_HANDLE_ACK" || cmd === "NODE_HANDLE_NACK" ? cmd : undefined;
+}
+
 /** Splits incoming bytes into messages; `broken` means the peer broke the format there (the
  * messages before the break are still delivered, as Bun does). */
 class Decoder {
@@ -253,7 +307,7 @@ function decodePackets(bytes: Uint8Array, out: unknown[]): number {
       start += HEADER_BYTES;
       continue;
     }
-    if (type !== TYPE_MESSAGE && type !== TYPE_INTERNAL) return -1;
+    if (type !== TYPE_MESSAGE && type !== TYPE_INTERNAL && type !== TYPE_MESSAGE_WITH_BUFFERS) return -1;
     if (bytes.byteLength - start - HEADER_BYTES < length) break;
     let message: unknown;
     try {
@@ -261,7 +315,17 @@ function decodePackets(bytes: Uint8Array, out: unknown[]): number {
     } catch {
       return -1;
     }
-    if (type === TYPE_MESSAGE) out.push(message);
+    if (type === TYPE_MESSAGE_WITH_BUFFERS) {
+      try {
+        message = restoreBuffers(message);
+      } catch (error) {
+        // Bun reports a failed restore as this delivery's uncaught error, then closes the
+        // channel as for any input it cannot decode.
+        reportError(error);
+        return -1;
+      }
+    }
+    if (type !== TYPE_INTERNAL) out.push(message);
     start += HEADER_BYTES + length;
   }
   return start;
@@ -359,6 +423,11 @@ export class IpcChannel {
     const { messages, broken } = this.#decoder.push(chunk);
     for (const message of messages) {
       if (!this.#open) return;
+      const command = handleCommand(message);
+      if (command !== undefined) {
+        if (command === "NODE_HANDLE") this.#write(encodeMessage(this.#mode, { cmd: "NODE_HANDLE_NACK" }));
+        continue;
+      }
       try {
         this.#onMessage(message);
       } catch (error) {

@@ -91,6 +91,42 @@ describe("a round trip", () => {
     expect(b).toEqual(rich);
   }, hang_guard_ms);
 
+  for (const serialization of ["json", "advanced"]) {
+    test(`${serialization}: Buffers keep their type both ways, handle-protocol messages are not delivered (Bun's spawn.ipc test)`, async () => {
+      // The child's messages holding Buffers travel as a [message, buffers] envelope (advanced);
+      // a cmd "NODE_HANDLE" message without an fd is answered NODE_HANDLE_NACK and withheld.
+      const child_source = `
+        process.send({ cmd: "USER_CMD", payload: Buffer.from("through-dispatch") });
+        process.send({ cmd: "NODE_HANDLE", type: "net.Socket", msg: { buf: Buffer.from("hidden") } });
+        process.send({ cmd: "NODE_HANDLE_ACK" });
+        process.on("message", (m) => {
+          if (m === "bye") return process.disconnect();
+          const kind = (v) => (Buffer.isBuffer(v) ? "Buffer" : v?.constructor?.name);
+          process.send({ kinds: [kind(m.b), kind(m.list[0]), m.list[0] === m.b, kind(m.u8), kind(m.map?.get?.("k")), kind(m.getter)] });
+        });
+        process.send({ done: true });`;
+      const { bun: a, forkless: b } = await both(async (spawn) => {
+        const got: unknown[] = [];
+        let child: any;
+        child = spawn([bun, "-e", child_source], {
+          stdio: ["ignore", "inherit", "inherit"],
+          serialization,
+          ipc(m: any) {
+            got.push({ ...m, payload: m.payload && { buffer: Buffer.isBuffer(m.payload), text: Buffer.from(m.payload.data ?? m.payload).toString() } });
+            const b = Buffer.from("x");
+            if (m.done) child.send({ b, list: [b], u8: new Uint8Array(2), map: new Map([["k", Buffer.from("y")]]), get getter() { return Buffer.from("g"); } });
+            if (m.kinds) child.send("bye");
+          },
+        });
+        await child.exited;
+        return got;
+      });
+      expect(b).toEqual(a);
+      expect(b[0]).toEqual({ cmd: "USER_CMD", payload: { buffer: serialization === "advanced", text: "through-dispatch" } });
+      expect(b.length).toBe(3);
+    }, hang_guard_ms);
+  }
+
   test.skipIf(!node)("with a node child (json)", async () => {
     const { bun: a, forkless: b } = await both((spawn) => session(spawn, [node!, echo_cjs], "json", payloads, "bye"));
     expect(b).toEqual(a);
@@ -159,7 +195,7 @@ describe("disconnect", () => {
 describe("the wire", () => {
   const cases: [string, string | undefined, unknown[]][] = [
     ["json", "json", [{ a: 1 }, "a\nb", "\u2028é", { u: undefined, l: [undefined] }, new Date(0), NaN, "\ud800", () => 1]],
-    ["advanced", undefined, [{ hello: "wörld", n: 1 }, [1, 2], "x".repeat(300), new Map([[1, 2]]), 1.5, new Blob(["ab"]), { in: [new File(["q"], "f")] }, new Uint8Array([1, 2, 3])]],
+    ["advanced", undefined, [{ hello: "wörld", n: 1 }, [1, 2], "x".repeat(300), new Map([[1, 2]]), 1.5, new Blob(["ab"]), { in: [new File(["q"], "f")] }, new Uint8Array([1, 2, 3]), { buffer: Buffer.from("hi"), blob: new Blob(["x"]), again: [Buffer.alloc(1)] }]],
   ];
   for (const [label, serialization, values] of cases) {
     test(`${label}: the parent writes the same bytes as Bun`, async () => {
