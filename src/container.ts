@@ -25,7 +25,9 @@ import { signalNumber } from "./signals.ts";
 
 const GraceMs = Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 });
 const ContainerOptions = Type.Object({ graceMs: Type.Optional(GraceMs) }, { additionalProperties: false });
-const checkOptions = Compile(ContainerOptions);
+// Compiled at first use: a program pays for the validators it needs (see global.ts).
+let compiledCheckOptions: ReturnType<typeof Compile<typeof ContainerOptions>> | undefined;
+const checkOptions = () => (compiledCheckOptions ??= Compile(ContainerOptions));
 
 export interface ContainerOptions {
   /** How long the helper waits after SIGTERM before it SIGKILLs what is left (default 2000). */
@@ -36,8 +38,8 @@ const default_grace_ms = 2000;
 
 function readOptions(options: unknown, what: string): ContainerOptions {
   if (options === undefined) return {};
-  if (checkOptions.Check(options)) return options as ContainerOptions;
-  const first = checkOptions.Errors(options)[0];
+  if (checkOptions().Check(options)) return options as ContainerOptions;
+  const first = checkOptions().Errors(options)[0];
   const path = first?.instancePath ? `${what}${first.instancePath.replaceAll("/", ".")}` : what;
   const expected = path.endsWith(".graceMs")
     ? "an integer number of milliseconds from 0 to 2147483647"

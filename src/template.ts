@@ -14,7 +14,9 @@ const Overrides = Type.Object({
   args: Type.Optional(Type.Array(Type.String())),
   env: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
-const checkOverrides = Compile(Overrides);
+// Compiled at first use: a program pays for the validators it needs (see global.ts).
+let compiledCheckOverrides: ReturnType<typeof Compile<typeof Overrides>> | undefined;
+const checkOverrides = () => (compiledCheckOverrides ??= Compile(Overrides));
 
 /** What every launch may change besides stdio; everything else is fixed when the template is made. */
 interface LaunchArgs {
@@ -94,8 +96,8 @@ export class Template<In extends StdinOption = StdinOption, Out extends OutputOp
 
   /** The per-launch request: an overlay plan the engine lays over the template. */
   #overlay(base: SpawnRequest, overrides: TemplateOverrides | undefined, sync: boolean): SpawnRequest {
-    if (overrides !== undefined && !checkOverrides.Check(overrides)) {
-      const first = checkOverrides.Errors(overrides)[0];
+    if (overrides !== undefined && !checkOverrides().Check(overrides)) {
+      const first = checkOverrides().Errors(overrides)[0];
       const where = first?.instancePath ? `overrides${first.instancePath.replaceAll("/", ".")}` : "overrides";
       throw argError("ERR_INVALID_ARG_TYPE", `The "${where}" argument ${first?.message ?? "is invalid"}; expected { args?: string[], env?: Record<string, string>, stdin?, stdout?, stderr?, stdio? }`);
     }

@@ -32,3 +32,16 @@ test("without the preload the same program runs on Bun's own spawn", () => {
   expect(report.terminalIsForkless).toBe(false);
   expect(report.text).toBe("from-dependency\n");
 });
+
+test("the preload loads nothing of forkless until the program first spawns", () => {
+  // Every Bun process under the preload pays for what it loads, and most never spawn: the
+  // engine (its library in /proc/self/maps) and the schemas wait for the first call.
+  const probe = `
+    const mapped = () => require("node:fs").readFileSync("/proc/self/maps", "utf8").includes("libforkless");
+    const before = mapped();
+    Bun.spawnSync(["true"]);
+    console.log(JSON.stringify({ before, after: mapped(), forkless: Bun.spawn.forkless === true }));`;
+  const result = Bun.spawnSync([process.execPath, "--preload", join(import.meta.dir, "..", "src", "global.ts"), "-e", probe], { stderr: "pipe" });
+  expect(result.stderr.toString()).toBe("");
+  expect(JSON.parse(result.stdout.toString())).toEqual({ before: false, after: true, forkless: true });
+});
