@@ -16,6 +16,8 @@ import {
   releaseContainerSession,
   type LaunchFailure,
 } from "./native.ts";
+import { engine } from "./engine.ts";
+import { nativeOnly } from "./fallback.ts";
 import { normalizeSpawn, type SpawnOptions, type SpawnSyncOptions } from "./options.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import { argError, launchError } from "./errors.ts";
@@ -89,6 +91,8 @@ export class Container {
   #closing: Promise<void> | undefined;
 
   constructor(options?: ContainerOptions) {
+    // Without the engine there is no helper: no promise that children die with the program.
+    if (engine.kind === "bun") throw nativeOnly("a Container (no child outlives the program)");
     this.#graceMs = readOptions(options, "options").graceMs ?? default_grace_ms;
   }
 

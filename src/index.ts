@@ -4,6 +4,14 @@ import { normalizeSpawn, type SpawnOptions, type SpawnSyncOptions } from "./opti
 import { startSubprocess, Subprocess, type OutputOption, type StdinOption } from "./subprocess.ts";
 import { asyncRequestFor, refuseForSpawnAndWait, runSync, settleSubprocess, type SyncSubprocess } from "./sync.ts";
 import { spawnIn, spawnSyncIn } from "./container.ts";
+import { engine as located } from "./engine.ts";
+import { fallbackSpawn, fallbackSpawnAndWait } from "./fallback.ts";
+
+/** "native" where forkless's engine runs (Linux x64 and arm64, glibc and musl); "bun" elsewhere,
+ * or with FORKLESS_ENGINE=bun: spawn, spawnSync, spawnAndWait and templates then run on Bun's
+ * own spawn, and what needs the engine (a Container, rlimits, maxMemory, deathSignal) throws. */
+export const engine: "native" | "bun" = located.kind;
+const native = engine === "native";
 
 export { Subprocess };
 export type { SyncSubprocess, SpawnOptions, SpawnSyncOptions, StdinOption, OutputOption };
@@ -23,6 +31,7 @@ export function spawn<
   const Err extends OutputOption = "inherit",
 >(cmd: string[], options?: SpawnOptions<In, Out, Err>): Subprocess<In, Out, Err>;
 export function spawn(cmd: unknown, options?: unknown): Subprocess {
+  if (!native) return fallbackSpawn(cmd, options, false) as Subprocess;
   const request = normalizeSpawn(cmd, options, false);
   return request.container ? spawnIn(request.container, request) : startSubprocess(request);
 }
@@ -39,6 +48,7 @@ export function spawnSync<
   const Err extends OutputOption = "pipe",
 >(cmd: string[], options?: SpawnSyncOptions<In, Out, Err>): SyncSubprocess<Out, Err>;
 export function spawnSync(cmd: unknown, options?: unknown): SyncSubprocess {
+  if (!native) return fallbackSpawn(cmd, options, true) as SyncSubprocess;
   const request = normalizeSpawn(cmd, options, true);
   return request.container ? spawnSyncIn(request.container, request) : runSync(request);
 }
@@ -57,6 +67,7 @@ export function spawnAndWait<
   const Err extends OutputOption = "pipe",
 >(cmd: string[], options?: SpawnSyncOptions<In, Out, Err>): Promise<SyncSubprocess<Out, Err>>;
 export function spawnAndWait(cmd: unknown, options?: unknown): Promise<SyncSubprocess> {
+  if (!native) return fallbackSpawnAndWait(cmd, options) as Promise<SyncSubprocess>;
   refuseForSpawnAndWait(cmd, options);
   const request = normalizeSpawn(cmd, options, true);
   const run = asyncRequestFor(request);

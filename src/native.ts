@@ -3,17 +3,13 @@
 // passed to; the engine copies what it keeps.
 import { dlopen, JSCallback, ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
+import { engine } from "./engine.ts";
 import type { ChildSetup, SlotKind, SpawnPlan } from "./plan.ts";
 import type { Limits } from "./limits.ts";
 
 const ABI_VERSION = 2;
-const libraryPath = new URL("../zig/zig-out/lib/libforkless.so", import.meta.url).pathname;
 
-if (!existsSync(libraryPath)) {
-  throw new Error(`forkless: the native engine is not built (${libraryPath} is missing); run \`npm run build\``);
-}
-
-const lib = dlopen(libraryPath, {
+const engineSymbols = {
   forkless_init: { args: ["ptr"], returns: "u32" },
   forkless_spawn: { args: ["ptr", "usize", "ptr"], returns: "i32" },
   // The last three: timeout ms, maxBuffer bytes, kill signal (limits.ts; 0 = no limit).
@@ -31,8 +27,19 @@ const lib = dlopen(libraryPath, {
   forkless_container_spawn_sync: { args: ["u32", "ptr", "usize", "ptr", "ptr", "u64", "u64", "i32"], returns: "i32" },
   forkless_container_control: { args: ["u32", "u32", "i32"], returns: "i32" },
   forkless_container_release: { args: ["u32"], returns: "void" },
-});
-const native = lib.symbols;
+} as const;
+
+/** What every engine call meets on a platform without a native engine (see fallback.ts): only
+ * spawn, spawnSync and templates fall back to Bun's; the rest refuse, clearly. */
+function unavailable<T extends object>(what: string): T {
+  return new Proxy({} as T, {
+    get() {
+      throw new Error(`forkless: ${what} needs the native engine, which ${engine.kind === "bun" ? engine.reason : "is not loaded"}; on ${engine.platform} only spawn, spawnSync, spawnAndWait and templates work, through Bun's own spawn`);
+    },
+  });
+}
+
+const native = engine.kind === "native" ? dlopen(engine.library, engineSymbols).symbols : unavailable<ReturnType<typeof dlopen<typeof engineSymbols>>["symbols"]>("this call");
 
 /** One ended child, as the reaper reports it. */
 export interface Completion {
@@ -78,17 +85,21 @@ function drain(): void {
 // The main thread hears of exits through a callback (called on the reaper thread; Bun queues it
 // onto the JS thread). A Worker polls instead: it can be terminated without running any JS, and
 // the engine calling into its gone VM would crash the process (zig/src/exports.zig, listener).
-const notify = Bun.isMainThread ? new JSCallback(drain, { args: [], returns: "void", threadsafe: true }) : undefined;
+const notify = engine.kind === "native" && Bun.isMainThread ? new JSCallback(drain, { args: [], returns: "void", threadsafe: true }) : undefined;
 
-const version = native.forkless_init(notify?.ptr ?? null);
-if (version === 0xffffffff) {
-  notify?.close();
-  throw new Error(
-    "forkless: already loaded by another thread of this process (a Worker or the main thread); the engine reports exits to one JS thread, so launch every child from that one",
-  );
-}
-if (version !== ABI_VERSION) {
-  throw new Error(`forkless: engine ABI ${version} does not match ${ABI_VERSION} (or the engine could not start); rebuild with \`npm run build\``);
+if (engine.kind === "native") {
+  const version = native.forkless_init(notify?.ptr ?? null);
+  if (version === 0xffffffff) {
+    notify?.close();
+    throw new Error(
+      "forkless: already loaded by another thread of this process (a Worker or the main thread); the engine reports exits to one JS thread, so launch every child from that one",
+    );
+  }
+  if (version !== ABI_VERSION) {
+    throw new Error(
+      `forkless: the engine at ${engine.library} (from ${engine.source}) speaks ABI ${version}, this forkless speaks ${ABI_VERSION} (or the engine could not start); install the platform package at forkless's own version, or rebuild with \`npm run build\``,
+    );
+  }
 }
 
 export function setCompletionHandler(handler: CompletionHandler): void {
@@ -297,7 +308,8 @@ export function signalChild(id: number, signal: number): number {
 }
 
 // The few libc calls JS needs (fds handed out by the engine, memfds, PTYs): one table.
-const libc = dlopen("libc.so.6", {
+// "libc.so.6" is glibc's soname; musl's loader answers any "libc.*" with itself.
+const libcSymbols = {
   close: { args: ["i32"], returns: "i32" },
   read: { args: ["i32", "ptr", "u64"], returns: "i32" },
   memfd_create: { args: ["ptr", "u32"], returns: "i32" },
@@ -307,7 +319,8 @@ const libc = dlopen("libc.so.6", {
   tcsetattr: { args: ["i32", "i32", "ptr"], returns: "i32" },
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
   __errno_location: { args: [], returns: "ptr" },
-}).symbols;
+} as const;
+const libc = engine.kind === "native" ? dlopen("libc.so.6", libcSymbols).symbols : unavailable<ReturnType<typeof dlopen<typeof libcSymbols>>["symbols"]>("this call");
 
 /** errno after a libc call above failed. */
 function lastErrno(): number {
@@ -393,7 +406,7 @@ export function setTermios(fd: number, from: Uint8Array): boolean {
 
 
 /** The helper executable `zig build` installs beside the library. */
-export const helperPath = new URL("../zig/zig-out/bin/forkless-helper", import.meta.url).pathname;
+export const helperPath = engine.kind === "native" ? engine.helper : "";
 const helperPathZ = Buffer.from(helperPath + "\0");
 
 /** The failure a session reports once its helper is gone (ECONNRESET, stage "resource"). */
@@ -412,7 +425,8 @@ const openResult = new Int32Array(6);
 
 export function openContainerSession(graceMs: number): ContainerSession | LaunchFailure {
   if (!existsSync(helperPath)) {
-    throw new Error(`forkless: the container helper is not built (${helperPath} is missing); run \`npm run build\``);
+    const where = engine.kind === "native" ? ` (the engine came from ${engine.source})` : "";
+    throw new Error(`forkless: the container helper ${helperPath || "forkless-helper"} is missing${where}; set FORKLESS_HELPER to a forkless-helper built for ${engine.platform}, or, in forkless's repository, run \`npm run build\``);
   }
   const rc = native.forkless_container_open(helperPathZ, graceMs, openResult);
   if (rc !== 0) return { stage: openResult[3]!, errno: openResult[4]! };

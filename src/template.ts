@@ -4,6 +4,8 @@
 import { Type } from "typebox";
 import { Compile } from "typebox/compile";
 import { closeTemplate, createTemplate, launch, launchSync, type TemplateHandle } from "./native.ts";
+import { engine } from "./engine.ts";
+import { fallbackTemplateLaunch } from "./fallback.ts";
 import { normalizeSpawn, type SpawnOptions, type StdioOptions } from "./options.ts";
 import type { SpawnPlan, SpawnRequest } from "./plan.ts";
 import { argError, launchError } from "./errors.ts";
@@ -52,6 +54,12 @@ export class Template<In extends StdinOption = StdinOption, Out extends OutputOp
   constructor(cmd: unknown, options?: unknown) {
     this.#cmd = cmd;
     this.#options = options;
+    if (engine.kind === "bun") {
+      // No engine memory to prepare: each launch is a Bun spawn of the same command (fallback.ts).
+      this.#handle = -1;
+      this.#async = undefined as unknown as SpawnRequest;
+      return;
+    }
     this.#async = normalizeSpawn(cmd, options, false);
     const made = createTemplate(this.#async.plan);
     if (typeof made !== "number") throw launchError(made.stage, made.errno, this.#async.command, this.#async.plan.file);
@@ -64,6 +72,7 @@ export class Template<In extends StdinOption = StdinOption, Out extends OutputOp
   ): Subprocess<I, O, E>;
   spawn(overrides?: TemplateOverrides): Subprocess {
     const handle = this.#live();
+    if (handle === -1) return fallbackTemplateLaunch(this.#cmd, this.#options, this.#checked(overrides) as Record<string, unknown> | undefined, false) as Subprocess;
     // A template's cgroup is fixed at its creation: maxMemory is sampled (memory.ts).
     return startSubprocess(this.#overlay(this.#async, overrides, false), (plan) => launch(plan, handle), false);
   }
@@ -74,6 +83,7 @@ export class Template<In extends StdinOption = StdinOption, Out extends OutputOp
   ): SyncSubprocess<O, E>;
   spawnSync(overrides?: TemplateOverrides): SyncSubprocess {
     const handle = this.#live();
+    if (handle === -1) return fallbackTemplateLaunch(this.#cmd, this.#options, this.#checked(overrides) as Record<string, unknown> | undefined, true) as SyncSubprocess;
     this.#sync ??= normalizeSpawn(this.#cmd, this.#options, true);
     return runSync(this.#overlay(this.#sync, overrides, true), (plan, limits) => launchSync(plan, handle, limits), false);
   }
@@ -81,7 +91,7 @@ export class Template<In extends StdinOption = StdinOption, Out extends OutputOp
   /** Frees the engine memory. Children already starting are not affected. */
   close(): void {
     if (this.#handle === 0) return;
-    closeTemplate(this.#handle);
+    if (this.#handle !== -1) closeTemplate(this.#handle);
     this.#handle = 0;
   }
 
@@ -95,12 +105,17 @@ export class Template<In extends StdinOption = StdinOption, Out extends OutputOp
   }
 
   /** The per-launch request: an overlay plan the engine lays over the template. */
-  #overlay(base: SpawnRequest, overrides: TemplateOverrides | undefined, sync: boolean): SpawnRequest {
+  #checked(overrides: TemplateOverrides | undefined): TemplateOverrides | undefined {
     if (overrides !== undefined && !checkOverrides().Check(overrides)) {
       const first = checkOverrides().Errors(overrides)[0];
       const where = first?.instancePath ? `overrides${first.instancePath.replaceAll("/", ".")}` : "overrides";
       throw argError("ERR_INVALID_ARG_TYPE", `The "${where}" argument ${first?.message ?? "is invalid"}; expected { args?: string[], env?: Record<string, string>, stdin?, stdout?, stderr?, stdio? }`);
     }
+    return overrides;
+  }
+
+  #overlay(base: SpawnRequest, overrides: TemplateOverrides | undefined, sync: boolean): SpawnRequest {
+    this.#checked(overrides);
     let slots = base.plan.slots;
     if (overrides && ("stdio" in overrides || "stdin" in overrides || "stdout" in overrides || "stderr" in overrides)) {
       // Bun's own stdio rules and messages, on an absolute path (no PATH search) and no env.
