@@ -113,6 +113,9 @@ if (what === "test") {
     process.exit(2);
   }
   repeat(times, rest.slice(1));
+} else if (what === "pack") {
+  const { pack } = await import("./pack.mjs");
+  pack(root, zigCommand);
 } else if (what === "bench") {
   run(bun, ["run", "bench/index.ts", ...rest]);
 }

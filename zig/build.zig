@@ -6,11 +6,14 @@ pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
 
+    // The platform packages ship stripped libraries (npm run pack); development keeps symbols.
+    const strip = b.option(bool, "strip", "Strip the engine library's symbols and debug info") orelse false;
     const engine = b.createModule(.{
         .root_source_file = b.path("src/exports.zig"),
         .target = target,
         .optimize = optimize,
         .link_libc = true,
+        .strip = strip,
     });
     const lib = b.addLibrary(.{ .name = "forkless", .linkage = .dynamic, .root_module = engine });
     b.installArtifact(lib);
