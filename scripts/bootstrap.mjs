@@ -62,13 +62,17 @@ function typecheck() {
 }
 
 const zigTest = zigCommand(["build", "test", "-Doptimize=ReleaseSafe", "--summary", "all"]);
+// The engine's own tests built for musl too (static, so they run on any x86-64 Linux): the
+// @forkless/linux-x64-musl build runs nowhere else here (Bun's musl build needs a musl libstdc++).
+const zigTestMusl = zigCommand(["build", "test", "-Doptimize=ReleaseSafe", "-Dtarget=x86_64-linux-musl", "--summary", "all"]);
+const zigTests = process.arch === "x64" ? [zigTest, zigTestMusl] : [zigTest];
 
 /** Runs the Zig and bun tests `times` times in a row; prints each failing run's failures and the tally. */
 function repeat(times, extra) {
   let passed = 0;
   for (let round = 1; round <= times; round++) {
     let failed = "";
-    for (const [cmd, args, opts] of [zigTest, bunTest(extra)]) {
+    for (const [cmd, args, opts] of [...zigTests, bunTest(extra)]) {
       const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", maxBuffer: 256 << 20, ...opts });
       const output = `${r.stdout}${r.stderr}`;
       if (r.status !== 0) failed += `${cmd} ${args[0]}: exit ${r.status ?? r.signal}\n${failedLines(output)}\n`;
@@ -103,7 +107,7 @@ ensureNpm();
 ensureZig();
 build();
 if (what === "test") {
-  run(...zigTest);
+  for (const command of zigTests) run(...command);
   typecheck();
   run(...bunTest(rest));
 } else if (what === "repeat") {

@@ -14,7 +14,9 @@ import type { ChildSetup } from "./plan.ts";
 
 const int32 = { minimum: -(2 ** 31), maximum: 2 ** 31 - 1 };
 const Id = Type.Optional(Type.Union([Type.Null(), Type.Integer(int32)]));
-const LimitValue = Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Type.Literal(Infinity)]);
+/** Infinity itself: typebox's Literal and Number take finite numbers only (since 1.1). */
+export const Infinite = Type.Unsafe<number>({ const: Infinity });
+const LimitValue = Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), Infinite]);
 const Limit = Type.Union([
   LimitValue,
   Type.Object({ soft: Type.Optional(LimitValue), hard: Type.Optional(LimitValue) }, { additionalProperties: false }),

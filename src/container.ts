@@ -28,8 +28,9 @@ import { signalNumber } from "./signals.ts";
 const GraceMs = Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 });
 const ContainerOptions = Type.Object({ graceMs: Type.Optional(GraceMs) }, { additionalProperties: false });
 // Compiled at first use: a program pays for the validators it needs (see global.ts).
-let compiledCheckOptions: ReturnType<typeof Compile<typeof ContainerOptions>> | undefined;
-const checkOptions = () => (compiledCheckOptions ??= Compile(ContainerOptions));
+const compileCheckOptions = () => Compile(ContainerOptions);
+let compiledCheckOptions: ReturnType<typeof compileCheckOptions> | undefined;
+const checkOptions = () => (compiledCheckOptions ??= compileCheckOptions());
 
 export interface ContainerOptions {
   /** How long the helper waits after SIGTERM before it SIGKILLs what is left (default 2000). */

@@ -14,7 +14,7 @@ import {
   nullByteError,
 } from "./errors.ts";
 import type { Slot, SpawnPlan, SpawnRequest } from "./plan.ts";
-import { child_setup_schema, readChildSetup } from "./child-setup.ts";
+import { child_setup_schema, Infinite, readChildSetup } from "./child-setup.ts";
 import { abortError, readLimits } from "./limits.ts";
 import { addIpcToPlan, readIpcOptions } from "./ipc.ts";
 import { readTerminalOption } from "./terminal.ts";
@@ -149,11 +149,11 @@ const option_schemas = {
   ...child_setup_schema,
   // limits.ts: an integer of ms (Infinity: none); a signal name or number; bytes (what is not a
   // number >= 1 is ignored, as Bun ignores it).
-  timeout: option(Type.Union([Type.Integer({ minimum: 0 }), Type.Literal(Infinity)]), reader),
+  timeout: option(Type.Union([Type.Integer({ minimum: 0 }), Infinite]), reader),
   killSignal: option(Signal, reader),
   maxBuffer: option(Type.Number(), reader),
   // Bun's main branch, memory.ts: bytes for the child and its descendants (0 or Infinity: none).
-  maxMemory: option(Type.Union([Type.Integer({ minimum: 0 }), Type.Literal(Infinity)]), reader),
+  maxMemory: option(Type.Union([Type.Integer({ minimum: 0 }), Infinite]), reader),
   // terminal.ts: a Terminal or its options (spawn only).
   terminal: option(Type.Object({}), reader),
   // forkless's own: true (the process-wide default container) or a Container; readContainer.

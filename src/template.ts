@@ -17,8 +17,9 @@ const Overrides = Type.Object({
   env: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 // Compiled at first use: a program pays for the validators it needs (see global.ts).
-let compiledCheckOverrides: ReturnType<typeof Compile<typeof Overrides>> | undefined;
-const checkOverrides = () => (compiledCheckOverrides ??= Compile(Overrides));
+const compileCheckOverrides = () => Compile(Overrides);
+let compiledCheckOverrides: ReturnType<typeof compileCheckOverrides> | undefined;
+const checkOverrides = () => (compiledCheckOverrides ??= compileCheckOverrides());
 
 /** What every launch may change besides stdio; everything else is fixed when the template is made. */
 interface LaunchArgs {

@@ -117,3 +117,31 @@ describe("the fallback to Bun's spawn", () => {
     expect(JSON.parse(result.stdout.toString())).toEqual([true, "hi\n"]);
   });
 });
+
+test("the vfork-style launch (qemu-user's only way; forced here with FORKLESS_FORCE_VFORK=1) runs spawn, spawnSync, templates and a Container alike", () => {
+  // Under qemu-user clone(CLONE_VM) without CLONE_VFORK fails with EINVAL; the engine then
+  // suspends the launching thread until the child's exec. The results must not change.
+  const program = `
+    const { spawn, spawnSync, template, Container } = await import(${JSON.stringify(join(root, "src", "index.ts"))});
+    const p = spawn(["sh", "-c", "echo out; echo err >&2; exit 3"], { stdout: "pipe", stderr: "pipe" });
+    const t = template(["echo", "t"]);
+    const box = new Container();
+    const inBox = box.spawn(["echo", "boxed"], { stdout: "pipe" });
+    const result = {
+      spawn: [await new Response(p.stdout).text(), await new Response(p.stderr).text(), await p.exited],
+      sync: spawnSync(["sh", "-c", "echo sync; exit 4"]).stdout.toString(),
+      missing: (() => { try { spawn(["/nonexistent"]); return "returned"; } catch (e) { return e.code; } })(),
+      template: t.spawnSync({ args: ["x"] }).stdout.toString(),
+      box: [await new Response(inBox.stdout).text(), await inBox.exited],
+    };
+    t.close();
+    await box.close();
+    console.log(JSON.stringify(result));`;
+  const outcomes = [{}, { FORKLESS_FORCE_VFORK: "1" }].map((extra) => {
+    const result = Bun.spawnSync([process.execPath, "-e", program], { env: { ...process.env, ...extra }, stderr: "pipe" });
+    expect(result.stderr.toString()).toBe("");
+    return JSON.parse(result.stdout.toString());
+  });
+  expect(outcomes[1]).toEqual(outcomes[0]);
+  expect(outcomes[1]).toEqual({ spawn: ["out\n", "err\n", 3], sync: "sync\n", missing: "ENOENT", template: "t x\n", box: ["boxed\n", 0] });
+});

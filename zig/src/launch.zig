@@ -65,6 +65,9 @@ pub var devnull_fd: i32 = -1;
 pub var devnull_read_fd: i32 = -1;
 
 pub fn init() i32 {
+    if (std.c.getenv("FORKLESS_FORCE_VFORK")) |value| {
+        if (std.mem.eql(u8, std.mem.span(value), "1")) vfork_only.store(true, .monotonic);
+    }
     const w = sys.openat(sys.AT_FDCWD, "/dev/null", sys.O_WRONLY | sys.O_CLOEXEC);
     if (sys.errnoOf(w) != 0) return sys.errnoOf(w);
     const r = sys.openat(sys.AT_FDCWD, "/dev/null", sys.O_RDONLY | sys.O_CLOEXEC);
@@ -536,7 +539,15 @@ const CLONE_CHILD_CLEARTID = 0x200000;
 /// CLONE_VM without CLONE_VFORK: the parent returns at once while the child runs on its own
 /// stack in our memory. No exit signal (the low byte is 0) until exec, where the kernel resets it
 /// to SIGCHLD (de_thread): the reaper reaps by pidfd and survives a waitpid(-1) elsewhere.
-fn clone(launch: *Launch, vfork: bool) ?i32 {
+/// Set once the kernel (or what stands in for it) refuses CLONE_VM without CLONE_VFORK: qemu-user
+/// (arm64 under emulation, Docker's multi-arch builds) answers EINVAL, as it cannot run a child
+/// on a shared mm while the parent goes on. From then on every launch suspends its thread until
+/// the child has exec'd, as posix_spawn does: correct, only not pauseless. FORKLESS_FORCE_VFORK=1
+/// sets it from the start (tests of this path on hardware that never needs it).
+pub var vfork_only = std.atomic.Value(bool).init(false);
+
+fn clone(launch: *Launch, asked_vfork: bool) ?i32 {
+    const vfork = asked_vfork or vfork_only.load(.monotonic);
     // Block everything on this thread around clone so that none of our handlers can run in the
     // child before it resets them; the child starts with this full mask and empties it itself.
     // glibc's SIGSETXID too (as its posix_spawn does): a set*id elsewhere waits for this thread
@@ -563,6 +574,10 @@ fn clone(launch: *Launch, vfork: bool) ?i32 {
         launch.args.cgroup_procs_fd = sys.asFd(procs);
         defer sys.close(launch.args.cgroup_procs_fd); // the child has its own copy from clone on
         rc = linux.clone(child.main, top, flags, @intFromPtr(&launch.args), &pidfd, 0, exec_word);
+    }
+    if (!vfork and sys.errnoOf(rc) == sys.EINVAL) {
+        vfork_only.store(true, .monotonic);
+        return clone(launch, true);
     }
     if (sys.errnoOf(rc) != 0) return sys.errnoOf(rc);
     launch.pid = @intCast(rc);
